@@ -1,0 +1,196 @@
+"""Backends: the array library a graph computes with.
+
+A backend is an Array API standard namespace (`xp.exp`, `xp.permute_dims`,
+`xp.sum(..., axis=, keepdims=)`...) plus a small shim for what the standard
+lacks: `scatter_add` (the gradient of indexing), `einsum`, `materialize`
+(one compute for lazy libraries) and the `is_lazy` flag.
+
+A leaf picks its backend from its array's type, once per type; every node
+made from it inherits it. NumPy 2 is its own standard namespace; other
+libraries come through their `__array_namespace__` or `array-api-compat`,
+imported only when such an array shows up.
+"""
+from __future__ import annotations
+
+from numbers import Number
+
+import numpy as np
+
+
+class Backend:
+    """An array namespace and the shim. Standard names are looked up on the
+    namespace once, then cached on the object (plain attribute access)."""
+
+    is_lazy = False
+
+    def __init__(self, namespace, name: str):
+        self.ns, self.name = namespace, name
+
+    def __getattr__(self, attr):
+        if attr.startswith('__'):
+            raise AttributeError(attr)
+        value = getattr(self.ns, attr)
+        setattr(self, attr, value)
+        return value
+
+    def __repr__(self):
+        return f'Backend({self.name!r})'
+
+    def dtype(self, spec):
+        """A dtype of this library from a name ('float32') or a dtype."""
+        return getattr(self.ns, spec) if isinstance(spec, str) else spec
+
+    def materialize(self, *arrays):
+        """Compute lazy arrays (identity for eager libraries)."""
+        return arrays
+
+    def scatter_add(self, shape, index, g):
+        """zeros(shape) with `g` added at `x[index]`; duplicates accumulate."""
+        out = self.ns.zeros(shape, dtype=g.dtype)
+        if _is_basic(index):
+            out[index] = g          # basic indices cannot repeat an element
+            return out
+        axis, idx = _single_integer_index(index, len(shape))
+        n = shape[axis]
+        onehot = self.ns.astype(
+            idx[:, None] == self.ns.arange(n)[None, :], g.dtype)  # (k, n)
+        moved = self.ns.moveaxis(g, axis, -1)                      # (..., k)
+        return self.ns.moveaxis(moved @ onehot, -1, axis)
+
+    def einsum(self, subscripts: str, *operands):
+        """Einstein summation by broadcasting and summing (no repeated
+        index inside one operand)."""
+        inputs, output = parse_einsum(subscripts, len(operands))
+        letters = sorted(set(''.join(inputs)), key=''.join(inputs).index)
+        total = None
+        for sub, x in zip(inputs, operands):
+            present = [c for c in letters if c in sub]
+            x = self.ns.permute_dims(x, tuple(sub.index(c) for c in present))
+            x = self.ns.reshape(x, tuple(
+                x.shape[present.index(c)] if c in sub else 1 for c in letters))
+            total = x if total is None else total * x
+        summed = tuple(i for i, c in enumerate(letters) if c not in output)
+        if summed:
+            total = self.ns.sum(total, axis=summed)
+        kept = [c for c in letters if c in output]
+        return self.ns.permute_dims(total, tuple(kept.index(c) for c in output))
+
+
+class NumpyBackend(Backend):
+    """NumPy 2: the standard names are NumPy's own."""
+
+    def __init__(self):
+        super().__init__(np, 'numpy')
+
+    def scatter_add(self, shape, index, g):
+        out = np.zeros(shape, dtype=g.dtype)
+        if _is_basic(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
+
+    def einsum(self, subscripts, *operands):
+        parse_einsum(subscripts, len(operands))
+        return np.einsum(subscripts, *operands, optimize=len(operands) > 2)
+
+
+class DaskBackend(Backend):
+    """Dask arrays through array-api-compat: lazy, computed by `materialize`."""
+    is_lazy = True
+
+    def materialize(self, *arrays):
+        import dask
+        return dask.compute(*arrays)
+
+
+NUMPY = NumpyBackend()
+_BY_TYPE: dict[type, Backend] = {np.ndarray: NUMPY}
+_BY_NAMESPACE: dict[int, Backend] = {id(np): NUMPY}
+
+
+def default_backend() -> Backend:
+    """The backend of placeholders and of numbers and lists: NumPy."""
+    return NUMPY
+
+
+def backend_of(x) -> Backend:
+    """The backend for array `x`, cached by type."""
+    bk = _BY_TYPE.get(type(x))
+    if bk is None:
+        bk = _BY_TYPE[type(x)] = _find_backend(x)
+    return bk
+
+
+def resolve_backend(spec) -> Backend:
+    """A Backend from a Backend, a namespace module or a library name."""
+    if isinstance(spec, Backend):
+        return spec
+    if isinstance(spec, str):
+        import importlib
+        spec = importlib.import_module(spec)
+    return _for_namespace(spec)
+
+
+def _find_backend(x) -> Backend:
+    if isinstance(x, (np.ndarray, np.generic, Number, list, tuple)):
+        return NUMPY
+    library = type(x).__module__.split('.')[0]
+    if library in ('dask', 'cupy', 'torch'):
+        import array_api_compat
+        return _for_namespace(array_api_compat.array_namespace(x))
+    if hasattr(x, '__array_namespace__'):
+        return _for_namespace(x.__array_namespace__())
+    raise TypeError(f'Value: cannot wrap {type(x).__name__}; give an array '
+                    'or a number')
+
+
+def _for_namespace(ns) -> Backend:
+    bk = _BY_NAMESPACE.get(id(ns))
+    if bk is None:
+        name = ns.__name__.split('.')[-1]
+        cls = DaskBackend if 'dask' in ns.__name__ else Backend
+        bk = _BY_NAMESPACE[id(ns)] = cls(ns, name)
+    return bk
+
+
+def _is_basic(index) -> bool:
+    """True for ints, slices, None and Ellipsis (no element is hit twice)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice))
+               for i in items)
+
+
+def _single_integer_index(index, ndim):
+    """(axis, idx) for an index that is full slices and one 1-D int array."""
+    items = index if isinstance(index, tuple) else (index,)
+    arrays = [k for k, i in enumerate(items) if not isinstance(i, slice)]
+    if (len(arrays) != 1 or len(items) > ndim or
+            any(i != slice(None) for i in items if isinstance(i, slice)) or
+            len(getattr(items[arrays[0]], 'shape', ())) != 1):
+        raise NotImplementedError(
+            'getitem: the gradient of this index needs NumPy or CuPy '
+            '(other libraries: full slices and one 1-D integer array)')
+    return arrays[0], items[arrays[0]]
+
+
+def parse_einsum(subscripts: str, count: int):
+    """'ij,jk->ik' -> (['ij', 'jk'], 'ik'); implicit output is the sorted
+    indices that appear once. Repeated indices inside an operand and '...'
+    are refused."""
+    spec = subscripts.replace(' ', '')
+    lhs, arrow, rhs = spec.partition('->')
+    inputs = lhs.split(',')
+    if len(inputs) != count:
+        raise ValueError(f"einsum: '{subscripts}' names {len(inputs)} "
+                         f'operands, got {count}')
+    joined = ''.join(inputs)
+    if not arrow:
+        rhs = ''.join(sorted(c for c in set(joined) if joined.count(c) == 1))
+    for sub in inputs + [rhs]:
+        if not (sub.isalpha() or sub == '') or len(set(sub)) != len(sub):
+            raise ValueError(f"einsum: '{subscripts}': each operand needs "
+                             'distinct letters (no repeated index, no ...)')
+    if set(rhs) - set(joined):
+        raise ValueError(f"einsum: '{subscripts}': output index not in inputs")
+    return inputs, rhs
