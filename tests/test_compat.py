@@ -1,0 +1,289 @@
+"""The original tensor micrograd's documented behaviour, unchanged."""
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from numpy import allclose, array, inf, isclose, nan, pi
+
+from micrograd import DTYPE, Value, tensordot  # noqa: F401
+from micrograd.engine import Value as EngineValue
+from micrograd.nn import MLP, Layer, Neuron  # noqa: F401
+from micrograd.optim import ADAM, SGD  # noqa: F401
+
+
+def test_import_paths_name_the_same_class():
+    assert EngineValue is Value
+
+
+def test_readme_matrix_vector_example():
+    a = Value(array([[2, 3], [5, 4]]))
+    b = Value(array([1, -1]))
+    c = (a @ b).relu()
+    assert repr(c) == 'Value(data=[0. 1.], grad=None)'
+    c.backward()
+    assert allclose(c.grad, [1, 1])
+    assert allclose(a.grad, [[0, 0], [1, -1]])
+    assert allclose(b.grad, [5, 4])
+
+
+def test_readme_placeholder_example():
+    a = Value(shape=(2, 2), name='var1')
+    b = Value(shape=(2,), name='var2')
+    c = (a @ b).relu()
+    c.forward(var1=array([[2, 3], [5, 4]]), var2=array([1, -1]))
+    c.backward()
+    assert allclose(c.data, [0, 1])
+    assert allclose(a.grad, [[0, 0], [1, -1]])
+    assert allclose(b.grad, [5, 4])
+
+
+def test_placeholder_sanity_and_refeed():
+    a = Value(shape=(2,), name='a')
+    b = Value(shape=(2,), name='b')
+    c = (a + 2).relu() * b ** 2
+    c.forward(a=array([-3, 1]), b=array([2, 3]))
+    c.backward()
+    assert allclose(c.data, [0, 27])
+    assert allclose(a.grad, [0, 9])
+    assert allclose(b.grad, [0, 18])
+    c.forward(a=array([1, 1]), b=array([1, 2]))
+    c.backward()
+    assert allclose(c.data, [3, 12])
+    assert allclose(a.grad, [1, 4])
+    assert allclose(b.grad, [6, 12])
+
+
+def test_unfed_placeholder_is_nan_with_warning():
+    a = Value(shape=(2,), name='a')
+    b = (a * 2).sum()
+    with pytest.warns(UserWarning, match="'a' was not fed"):
+        b.forward()
+    assert np.isnan(b.data)
+    # fed once, then unfed again: NaN again, as in the original
+    b.forward(a=array([1.0, 2.0]))
+    assert b.data == 6
+    with pytest.warns(UserWarning):
+        b.forward()
+    assert np.isnan(b.data)
+
+
+def test_graph_without_placeholders_needs_no_forward():
+    c = Value(array([1.0, 2.0])) * 3
+    assert allclose(c.data, [3, 6])
+
+
+@pytest.mark.filterwarnings('ignore::RuntimeWarning')
+def test_domain_edges_give_nan_and_inf():
+    a = Value(shape=(2,), name='a')
+    d = a.log()
+    d.forward(a=array([-2.0, 2.0]))
+    d.backward()
+    assert np.isnan(d.data[0]) and np.isnan(a.grad[0])
+    assert isclose(a.grad[1], 0.5)
+
+    d = a.log1p()
+    d.forward(a=array([-2, 3]))
+    d.backward()
+    assert allclose(d.data, [nan, 1.38629436], equal_nan=True)
+    assert allclose(a.grad, [nan, 0.25], equal_nan=True)
+
+    h = Value(shape=(5,), name='h')
+    k = (h * 2).arctanh()
+    k.forward(h=array([-1, -.5, 0, .5, 1]))
+    k.backward()
+    assert allclose(h.grad, [nan, inf, 2, inf, nan], equal_nan=True)
+
+    k = h.arcsin()
+    k.forward(h=array([-1.01, 0, 1 / 2 ** .5, 1, 1.01]))
+    k.backward()
+    assert allclose(k.data, [nan, 0, pi / 4, pi / 2, nan], equal_nan=True)
+    assert allclose(h.grad, [nan, 1, 2 ** .5, inf, nan], equal_nan=True)
+
+
+def test_unary_ops_on_0d_placeholders():
+    a = Value(shape=(), name='a')
+    for f, x, value, grad in [
+            (lambda a: a.log(), 3, 1.09861229, 1 / 3),
+            (lambda a: a.log1p(), 3, 1.38629436, 0.25),
+            (lambda a: a.T ** 2, 3, 9, 6),
+            (lambda a: a.tanh(), 2, 0.96402758, 0.07065082),
+            (lambda a: a.arcsinh(), 0, 0, 1),
+            (lambda a: a.exp(), 1, np.e, np.e)]:
+        d = f(a)
+        d.forward(a=x)
+        d.backward()
+        assert isclose(d.data, value) and isclose(a.grad, grad)
+
+
+def test_transpose_property_T():
+    f = Value(shape=(2, 1), name='f')
+    g = f.T ** 2
+    g.forward(f=array([[2], [-1]]))
+    g.backward()
+    assert g.shape == (1, 2)
+    assert allclose(f.grad, [[4], [-2]])
+    x = Value(np.arange(24.0).reshape(2, 3, 4))
+    assert x.T.shape == (4, 3, 2)
+
+
+X = array([[[1, 2, 3], [4, 5, 6]], [[7, 8, 9], [10, 11, 12]]])
+
+
+@pytest.mark.parametrize('axis,shift,data,grad', [
+    ((0, 2), 31, [0, 17], [[[0, 0, 0], [1, 1, 1]], [[0, 0, 0], [1, 1, 1]]]),
+    ((0, -1), 31, [0, 17], [[[0, 0, 0], [1, 1, 1]], [[0, 0, 0], [1, 1, 1]]]),
+    (0, 10, None, [[[0, 0, 1], [1, 1, 1]], [[0, 0, 1], [1, 1, 1]]]),
+    (-3, 10, None, [[[0, 0, 1], [1, 1, 1]], [[0, 0, 1], [1, 1, 1]]]),
+    (None, 77, [1], 1),
+    (None, 79, [0], 0)])
+def test_sum_axes(axis, shift, data, grad):
+    a = Value(shape=(2, 2, 3), name='a')
+    b = (a.sum(axis=axis) - shift).relu()
+    b.forward(a=X)
+    b.backward()
+    if data is not None:
+        assert allclose(b.data, data)
+    assert allclose(a.grad, grad)
+
+
+@pytest.mark.parametrize('axis,shift,grad', [
+    ((0, 2), 6, [[[0, 0, 0], [1, 1, 1]], [[0, 0, 0], [1, 1, 1]]]),
+    ((0, -1), 6, [[[0, 0, 0], [1, 1, 1]], [[0, 0, 0], [1, 1, 1]]]),
+    (0, 5, [[[0, 0, 1], [1, 1, 1]], [[0, 0, 1], [1, 1, 1]]]),
+    (None, 6, 1),
+    (None, 7, 0)])
+def test_mean_axes(axis, shift, grad):
+    a = Value(shape=(2, 2, 3), name='a')
+    b = (a.mean(axis=axis) - shift).relu()
+    b.forward(a=X)
+    b.backward()
+    n = X.size / np.asarray(b.data).size
+    assert allclose(a.grad, np.asarray(grad) / n)
+
+
+@pytest.mark.parametrize('reduce', ['sum', 'mean'])
+@pytest.mark.parametrize('axis', [None, ()])
+def test_reductions_of_0d(reduce, axis):
+    a = Value(shape=(), name='a')
+    b = getattr(a ** 2, reduce)(axis=axis)
+    b.forward(a=2.5)
+    b.backward()
+    assert isclose(b.data, 6.25) and isclose(a.grad, 5)
+
+
+def test_tensordot_convention_shapes():
+    a = Value(np.empty((2, 3, 4)))
+    b = Value(np.empty((4, 3, 5)))
+    assert tensordot(a, b, 1).shape == (2, 3, 3, 5)
+    assert tensordot(a, b, 2).shape == (2, 5)
+    assert tensordot(Value(np.empty(2)), Value(np.empty(3)), 0).shape == (2, 3)
+    # the last axis of a meets the first of b, the next-to-last the second
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 3, 5))
+    expected = np.einsum('akj,jkb->ab', x, y)
+    assert allclose(tensordot(Value(x), Value(y), 2).data, expected)
+
+
+def test_tensordot_scalars_and_inner_product():
+    a, b = Value(3), Value(5)
+    c = tensordot(a, b, 0)
+    c.backward()
+    assert isclose(c.data, 15) and isclose(a.grad, 5) and isclose(b.grad, 3)
+    f = Value(array([[2, 3], [4, 5]]))
+    g = tensordot(a, f, 0)
+    g.backward()
+    assert allclose(g.data, [[6, 9], [12, 15]])
+    assert isclose(a.grad, 14) and allclose(f.grad, 3)
+    a, b = Value(array([2, 3])), Value(array([3, 4]))
+    c = (a @ b) ** 2
+    assert c.data == 18 ** 2
+    c.backward()
+    assert allclose(a.grad, [108, 144]) and allclose(b.grad, [72, 108])
+
+
+def test_scalar_chain():
+    x = Value(-4.0)
+    z = 2 * x + 2 + x
+    q = z.relu() + z * x
+    h = (z * z).relu()
+    y = h + q + q * x
+    y.backward()
+    assert isclose(x.data, -4) and isclose(x.grad, 46)
+    assert isclose(y.data, -20) and isclose(y.grad, 1)
+
+
+def test_more_scalar_ops():
+    a = Value(-4.0)
+    b = Value(2.0)
+    c = a + b
+    d = a * b + b ** 3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + (b + a).relu()
+    d += 3 * d + (b - a).relu()
+    e = c - d
+    f = e ** 2
+    g = f / 2.0
+    g += 10.0 / f
+    g.backward()
+    assert isclose(a.grad, 138.83381924)
+    assert isclose(b.grad, 645.57725947)
+    assert isclose(g.data, 24.704081632)
+
+
+def test_dtype_default_is_float64():
+    assert DTYPE == os.environ.get('DTYPE', 'float64')
+    assert Value(array([1, 2])).dtype == np.dtype(DTYPE)
+
+
+FLOAT32_PROGRAM = r'''
+import numpy as np
+from micrograd import DTYPE, Value
+assert DTYPE == 'float32', DTYPE
+w = Value(np.array([1.0, 2.0]))             # float64 array: cast
+x = Value(shape=(3, 2), name='x')
+y = ((x @ w) * 0.5 + 2).tanh() ** 2 / 3.0  # Python numbers: no upcast
+loss = y.mean()
+loss.forward(x=np.ones((3, 2)))             # float64 feed: cast
+loss.backward()
+for v in (w, x, y, loss):
+    assert v.data.dtype == np.float32, (v, v.data.dtype)
+    assert v.grad.dtype == np.float32, (v, v.grad.dtype)
+print('ok')
+'''
+
+
+def test_dtype_float32_from_environment():
+    env = dict(os.environ, DTYPE='float32')
+    out = subprocess.run([sys.executable, '-c', FLOAT32_PROGRAM], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == 'ok'
+
+
+def test_bad_dtype_in_environment_is_a_clear_error():
+    env = dict(os.environ, DTYPE='int8')
+    out = subprocess.run([sys.executable, '-c', 'import micrograd'], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "DTYPE='int8'" in out.stderr
+
+
+def test_readme_python_blocks_run():
+    """Every ```python block of the README that is self-contained runs."""
+    readme = os.path.join(os.path.dirname(__file__), '..', 'README.md')
+    text = open(readme).read()
+    blocks = [b.split('```')[0] for b in text.split('```python\n')[1:]]
+    ran = 0
+    for block in blocks:
+        if 'from micrograd' not in block or 'parameters' in block \
+                or 'wrt=[W, b]' in block:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            exec(compile(block, 'README.md', 'exec'), {})
+        ran += 1
+    assert ran >= 3
