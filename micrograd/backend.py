@@ -44,16 +44,33 @@ class Backend:
         """Compute lazy arrays (identity for eager libraries)."""
         return arrays
 
+    def getitem(self, x, index):
+        """x[index] in the standard's terms: a basic index spells out every
+        axis (a trailing ...), and one 1-D integer array among full slices is
+        a `take` (the standard indexes with integer arrays only beside ints)."""
+        if _is_basic(index):
+            return x[_full_index(index)]
+        found = _integer_axis(self.ns, index, tuple(x.shape))
+        if found is not None:
+            return self.ns.take(x, found[1], axis=found[0])
+        return x[index]         # masks, integer arrays: as the library can
+
     def scatter_add(self, shape, index, g):
         """zeros(shape) with `g` added at `x[index]`; duplicates accumulate."""
         out = self.ns.zeros(shape, dtype=g.dtype)
-        if _is_basic(index):
-            out[index] = g          # basic indices cannot repeat an element
+        if _is_basic(index):    # no element twice; None only adds 1-axes
+            items = tuple(i for i in _full_index(index) if i is not None)
+            out[items] = self.ns.reshape(g, tuple(out[items].shape))
             return out
-        axis, idx = _single_integer_index(index, len(shape))
-        n = shape[axis]
-        onehot = self.ns.astype(
-            idx[:, None] == self.ns.arange(n)[None, :], g.dtype)  # (k, n)
+        found = _integer_axis(self.ns, index, tuple(shape))
+        if found is None:
+            raise NotImplementedError(
+                'getitem: the gradient of this index needs NumPy or CuPy '
+                '(other libraries: basic indices, or full slices and one 1-D '
+                'integer array)')
+        axis, idx = found
+        onehot = self.ns.astype(self.ns.expand_dims(idx, axis=1) ==
+                                self.ns.arange(shape[axis]), g.dtype)  # (k, n)
         moved = self.ns.moveaxis(g, axis, -1)                      # (..., k)
         return self.ns.moveaxis(moved @ onehot, -1, axis)
 
@@ -81,6 +98,9 @@ class NumpyBackend(Backend):
 
     def __init__(self):
         super().__init__(np, 'numpy')
+
+    def getitem(self, x, index):
+        return x[index]
 
     def scatter_add(self, shape, index, g):
         out = np.zeros(shape, dtype=g.dtype)
@@ -161,17 +181,34 @@ def _is_basic(index) -> bool:
                for i in items)
 
 
-def _single_integer_index(index, ndim):
-    """(axis, idx) for an index that is full slices and one 1-D int array."""
+def _full_index(index) -> tuple:
+    """The index as a tuple that names every axis: a trailing ... added
+    where it has none (NumPy's implicit full slices, spelled out)."""
     items = index if isinstance(index, tuple) else (index,)
+    if any(i is Ellipsis for i in items):
+        return items
+    return items + (Ellipsis,)
+
+
+def _integer_axis(ns, index, shape):
+    """(axis, idx) for an index made of full slices (or ...) and one 1-D
+    integer array, its negative entries wrapped; None for any other index."""
+    items, ndim = (index if isinstance(index, tuple) else (index,)), len(shape)
+    if any(i is None for i in items):
+        return None
+    if any(i is Ellipsis for i in items):
+        k = next(k for k, i in enumerate(items) if i is Ellipsis)
+        items = (items[:k] + (slice(None),) * (ndim - len(items) + 1) +
+                 items[k + 1:])
     arrays = [k for k, i in enumerate(items) if not isinstance(i, slice)]
     if (len(arrays) != 1 or len(items) > ndim or
-            any(i != slice(None) for i in items if isinstance(i, slice)) or
-            len(getattr(items[arrays[0]], 'shape', ())) != 1):
-        raise NotImplementedError(
-            'getitem: the gradient of this index needs NumPy or CuPy '
-            '(other libraries: full slices and one 1-D integer array)')
-    return arrays[0], items[arrays[0]]
+            any(i != slice(None) for i in items if isinstance(i, slice))):
+        return None
+    axis, idx = arrays[0], items[arrays[0]]
+    if (len(getattr(idx, 'shape', ())) != 1 or
+            not ns.isdtype(idx.dtype, 'integral')):
+        return None
+    return axis, ns.where(idx < 0, idx + shape[axis], idx)
 
 
 def parse_einsum(subscripts: str, count: int):

@@ -15,11 +15,21 @@ import builtins
 import math
 
 from .backend import parse_einsum
-from .engine import Op, Value, apply
+from .engine import Op, Value, apply, constant
 
 
 def _value(x) -> Value:
     return x if isinstance(x, Value) else Value(x, requires_grad=False)
+
+
+def _values(*xs) -> list:
+    """xs as Values: arrays, lists and numbers become constants of the first
+    Value's dtype and backend, as `apply` makes them (no float32 upcast, no
+    NumPy constant beside another library's Value)."""
+    like = next((x for x in xs if isinstance(x, Value)), None)
+    if like is None:
+        return [_value(x) for x in xs]
+    return [x if isinstance(x, Value) else constant(x, like) for x in xs]
 
 
 def _axes(axis, ndim: int, name: str) -> tuple:
@@ -702,7 +712,7 @@ MATMUL = Op('matmul', matmul_forward, matmul_backward)
 
 def matmul(x, y) -> Value:
     """x @ y with NumPy's matmul rules (batches broadcast)."""
-    x, y = _value(x), _value(y)
+    x, y = _values(x, y)
     k_y = y.shape[-2] if y.ndim > 1 else y.shape[0] if y.ndim else None
     if x.ndim == 0 or y.ndim == 0 or x.shape[-1] != k_y:
         raise ValueError(f'matmul: shapes {x.shape} and {y.shape} do not align')
@@ -741,7 +751,7 @@ TENSORDOT = Op('tensordot', tensordot_forward, tensordot_backward)
 def tensordot(x, y, n=1) -> Value:
     """Contract x's last axis with y's first, x's next-to-last with y's
     second, ... n pairs in all (the original micrograd's convention)."""
-    x, y = _value(x), _value(y)
+    x, y = _values(x, y)
     sx = [x.shape[a] for a in _last_axes(x.ndim, n)]
     if n < 0 or n > builtins.min(x.ndim, y.ndim) or sx != list(y.shape[:n]):
         raise ValueError(f'tensordot: shapes {x.shape} and {y.shape} do not '
@@ -800,24 +810,48 @@ def reshape(x, shape) -> Value:
     return apply(RESHAPE, x, shape=shape)
 
 
-def expand_dims(x, axis) -> Value:
-    """New size-1 axes at `axis` (int or tuple), as a reshape."""
-    x = _value(x)
-    axes = _axes(axis, x.ndim + (len(axis) if isinstance(axis, tuple) else 1),
-                 'expand_dims')
+# expand_dims: z = x with new size-1 axes;  the gradient takes x's shape back
+def expand_dims_forward(xp, x, axes):
     dims = iter(x.shape)
-    return reshape(x, tuple(1 if i in axes else next(dims)
-                            for i in range(x.ndim + len(axes))))
+    return xp.reshape(x, tuple(1 if i in axes else next(dims)
+                               for i in range(x.ndim + len(axes))))
+
+
+def expand_dims_backward(xp, g, out, x, axes):
+    return xp.reshape(g, x.shape)
+
+
+EXPAND_DIMS = Op('expand_dims', expand_dims_forward, expand_dims_backward)
+
+
+def expand_dims(x, axis) -> Value:
+    """New size-1 axes at `axis` (int or tuple)."""
+    x = _value(x)
+    count = len(axis) if isinstance(axis, (tuple, list)) else 1
+    return apply(EXPAND_DIMS, x,
+                 axes=_axes(axis, x.ndim + count, 'expand_dims'))
+
+
+# squeeze: z = x without some size-1 axes;  the gradient takes x's shape back
+def squeeze_forward(xp, x, axes):
+    return xp.squeeze(x, axis=axes)
+
+
+def squeeze_backward(xp, g, out, x, axes):
+    return xp.reshape(g, x.shape)
+
+
+SQUEEZE = Op('squeeze', squeeze_forward, squeeze_backward)
 
 
 def squeeze(x, axis=None) -> Value:
-    """Drop size-1 axes (all of them, or those in `axis`), as a reshape."""
+    """Drop size-1 axes (all of them, or those in `axis`)."""
     x = _value(x)
     axes = (tuple(i for i, n in enumerate(x.shape) if n == 1) if axis is None
             else _axes(axis, x.ndim, 'squeeze'))
     if any(x.shape[a] != 1 for a in axes):
         raise ValueError(f'squeeze: axis {axis!r} of shape {x.shape} is not 1')
-    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+    return apply(SQUEEZE, x, axes=axes)
 
 
 # transpose: z = x with axes permuted;  the gradient is permuted back
@@ -872,7 +906,7 @@ def concatenate_backward(xp, g, out, *xs, axis, need):
     grads, start = [], 0
     for x, needed in zip(xs, need):
         stop = start + x.shape[axis]
-        grads.append(g[(slice(None),) * axis + (slice(start, stop),)]
+        grads.append(g[(slice(None),) * axis + (slice(start, stop), ...)]
                      if needed else None)
         start = stop
     return grads
@@ -883,7 +917,7 @@ CONCATENATE = Op('concatenate', concatenate_forward, concatenate_backward)
 
 def concatenate(values, axis=0) -> Value:
     """Join Values along an existing axis."""
-    values = [_value(v) for v in values]
+    values = _values(*values)
     if not values:
         raise ValueError('concatenate: needs at least one Value')
     return apply(CONCATENATE, *values,
@@ -896,7 +930,7 @@ def stack_forward(xp, *xs, axis):
 
 
 def stack_backward(xp, g, out, *xs, axis, need):
-    return [g[(slice(None),) * axis + (i,)] if needed else None
+    return [g[(slice(None),) * axis + (i, ...)] if needed else None
             for i, needed in enumerate(need)]
 
 
@@ -905,7 +939,7 @@ STACK = Op('stack', stack_forward, stack_backward)
 
 def stack(values, axis=0) -> Value:
     """Join same-shape Values along a new axis."""
-    values = [_value(v) for v in values]
+    values = _values(*values)
     if not values:
         raise ValueError('stack: needs at least one Value')
     return apply(STACK, *values,
@@ -915,7 +949,7 @@ def stack(values, axis=0) -> Value:
 # getitem: z = x[index];  g is added back at the indexed places
 # (an element picked twice gets both contributions)
 def getitem_forward(xp, x, index):
-    return x[index]
+    return xp.getitem(x, index)
 
 
 def getitem_backward(xp, g, out, x, index):
@@ -953,7 +987,7 @@ def split(x, indices_or_sections, axis=0) -> list[Value]:
     else:
         bounds = [0, *indices_or_sections, n]
     lead = (slice(None),) * axis
-    return [getitem(x, lead + (slice(a, b),))
+    return [getitem(x, lead + (slice(a, b), ...))
             for a, b in zip(bounds[:-1], bounds[1:])]
 
 

@@ -1,0 +1,1101 @@
+"""The op table: one row per public differentiable function of micrograd,
+per operator form (`x + y`, `2 ** x`, `ndarray @ x`, ...) and per Value
+method (`x.exp()`, `x.T`, `x.sum(axis)`, ...).
+
+Every test module runs over this one table (gradients, properties, the
+array_api_strict run, the PyTorch cross-check, the profile names), and
+`test_gradients.py` fails when an op of `micrograd.OPS` with a backward rule,
+a public differentiable function or a differentiable Value method has no row.
+
+A row says
+- `fn(*values, **params)`: what is computed (returns one Value);
+- `specs`: a hypothesis strategy of specs, a spec being a dict with the input
+  `shapes` and the settings (axis, index, n, ...), and `examples`: fixed specs
+  that every run checks (0-d, size-1, broadcasting, duplicates, ...);
+- `sample(rng, shapes)`: how the input arrays are drawn, inside the op's
+  domain and away from kinks and ties (log positive, arcsin in (-0.9, 0.9),
+  relu away from 0, max without ties, ...);
+- `make(rng, **spec)`: the Case (arrays + params) a spec stands for;
+- `covers`: the names of the OPS it exercises (checked against its graph),
+  `public`: the public functions it calls, `uses`: the Value methods;
+- `torch(T, *tensors, **params)`: the PyTorch equivalent (T is the module);
+- `strict`: None, or why the row is left out of the array_api_strict run.
+"""
+from __future__ import annotations
+
+import builtins
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import hypothesis.extra.numpy as hnp
+import hypothesis.strategies as st
+import numpy as np
+
+import micrograd as mg
+from micrograd import ops as mg_ops
+
+
+@dataclass(frozen=True)
+class Case:
+    """Concrete inputs: the differentiable arrays and everything else."""
+    arrays: tuple
+    params: dict
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    fn: Callable
+    covers: tuple
+    sample: Callable
+    specs: Any
+    examples: tuple
+    make: Callable
+    torch: Callable | None
+    public: tuple = ()
+    uses: tuple = ()
+    strict: str | None = None
+
+    def bind(self, params: dict) -> Callable:
+        """fn with its settings filled in: f(*values) -> Value."""
+        def f(*values):
+            return self.fn(*values, **params)
+        f.__name__ = self.name
+        return f
+
+    def cases(self):
+        """Hypothesis strategy of Cases: a spec, then arrays from a seed."""
+        return st.tuples(self.specs, st.integers(0, 2**32 - 1)).map(
+            lambda spec_seed: self.case(*spec_seed))
+
+    def case(self, spec: dict, seed: int = 0) -> Case:
+        return self.make(np.random.default_rng(seed), **spec)
+
+    def example_cases(self):
+        return [self.case(spec, seed) for seed, spec in enumerate(self.examples)]
+
+    def __repr__(self):
+        return f'Row({self.name!r})'
+
+
+# ---------------------------------------------------------------- samplers
+# sample(rng, shapes) -> list of float64 arrays, one per shape
+
+def uniform(lo, hi):
+    def sample(rng, shapes):
+        return [np.asarray(rng.uniform(lo, hi, s), dtype=np.float64)
+                for s in shapes]
+    sample.__name__ = f'uniform({lo}, {hi})'
+    return sample
+
+
+def away_from(points, margin, lo=-2.0, hi=2.0):
+    """Uniform on [lo, hi] minus a `margin` around each of `points`."""
+    def sample(rng, shapes):
+        out = []
+        for s in shapes:
+            flat = rng.uniform(lo, hi, int(np.prod(s, dtype=int)))
+            while True:
+                bad = np.zeros(flat.shape, bool)
+                for p in points:
+                    bad |= np.abs(flat - p) < margin
+                if not bad.any():
+                    break
+                flat[bad] = rng.uniform(lo, hi, int(bad.sum()))
+            out.append(flat.reshape(s))
+        return out
+    sample.__name__ = f'away_from({points}, {margin})'
+    return sample
+
+
+def distinct(rng, shapes):
+    """All elements of all arrays distinct, at least 0.08 apart: no ties
+    anywhere, even after broadcasting."""
+    sizes = [int(np.prod(s, dtype=int)) for s in shapes]
+    total = builtins.sum(sizes)
+    values = ((rng.permutation(total) - total / 2) * 0.1 +
+              rng.uniform(-0.01, 0.01, total))
+    out, start = [], 0
+    for s, n in zip(shapes, sizes):
+        out.append(values[start:start + n].reshape(s))
+        start += n
+    return out
+
+
+def positive_then_any(rng, shapes):
+    """A positive base and any exponent (x ** y with a Value exponent)."""
+    return (uniform(0.5, 2.0)(rng, shapes[:1]) +
+            uniform(-2.0, 2.0)(rng, shapes[1:]))
+
+
+def any_then_nonzero(rng, shapes):
+    """A numerator and a denominator away from 0."""
+    return (uniform(-2.0, 2.0)(rng, shapes[:1]) +
+            away_from((0.0,), 0.5)(rng, shapes[1:]))
+
+
+ANY = uniform(-2.0, 2.0)
+POSITIVE = uniform(0.2, 3.0)
+OPEN_UNIT = uniform(-0.9, 0.9)
+NONZERO = away_from((0.0,), 0.1)
+
+
+def default_make(sample):
+    """Case with arrays drawn for spec['shapes']; the rest are params."""
+    def make(rng, shapes, **params):
+        return Case(tuple(sample(rng, shapes)), params)
+    return make
+
+
+# ---------------------------------------------------------------- spec strategies
+
+def broadcastable(n, max_dims=4, max_side=4):
+    """Specs with n mutually broadcastable shapes (0-d, size-1 and size-0
+    sides included)."""
+    def spec(r):
+        return {'shapes': r.input_shapes}
+    return st.one_of(
+        hnp.mutually_broadcastable_shapes(num_shapes=n, min_dims=0,
+                                          max_dims=max_dims, min_side=1,
+                                          max_side=max_side),
+        hnp.mutually_broadcastable_shapes(num_shapes=n, min_dims=0,
+                                          max_dims=max_dims, min_side=0,
+                                          max_side=max_side)).map(spec)
+
+
+def shapes_spec(*shapes, **params):
+    return {'shapes': tuple(shapes), **params}
+
+
+UNARY_EXAMPLES = (shapes_spec((2, 3)), shapes_spec(()), shapes_spec((1,)),
+                  shapes_spec((1, 1, 1)), shapes_spec((3, 1, 2)),
+                  shapes_spec((0, 3)))
+BINARY_EXAMPLES = (shapes_spec((3, 1), (3, 4)), shapes_spec((), (2, 3)),
+                   shapes_spec((2, 3), ()), shapes_spec((2, 1, 3), (4, 1)),
+                   shapes_spec((1,), ()), shapes_spec((), ()),
+                   shapes_spec((4,), (3, 4)), shapes_spec((1, 4), (3, 1)),
+                   shapes_spec((2, 3), (2, 3)), shapes_spec((0, 1), (1, 3)))
+
+
+@st.composite
+def reduction_specs(draw):
+    """A shape, an axis (None, int, negative int, tuple), keepdims."""
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=1,
+                                  max_side=4))
+    nd = len(shape)
+    axes = [st.none()]
+    if nd:
+        axes += [st.integers(-nd, nd - 1), hnp.valid_tuple_axes(nd)]
+    return {'shapes': (shape,), 'axis': draw(st.one_of(axes)),
+            'keepdims': draw(st.booleans())}
+
+
+REDUCTION_EXAMPLES = (
+    shapes_spec((2, 3), axis=None, keepdims=False),
+    shapes_spec((2, 3), axis=1, keepdims=True),
+    shapes_spec((2, 3, 4), axis=-1, keepdims=False),
+    shapes_spec((2, 3, 4), axis=(0, 2), keepdims=True),
+    shapes_spec((2, 3, 4), axis=(-1, 0), keepdims=False),
+    shapes_spec((), axis=None, keepdims=False),
+    shapes_spec((), axis=None, keepdims=True),
+    shapes_spec((1,), axis=0, keepdims=False),
+    shapes_spec((3, 1), axis=(-2,), keepdims=False),
+    shapes_spec((2, 3), axis=(), keepdims=False),
+    shapes_spec((5,), axis=None, keepdims=True))
+
+
+@st.composite
+def softmax_specs(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1,
+                                  max_side=4))
+    nd = len(shape)
+    axis = draw(st.one_of(st.integers(-nd, nd - 1),
+                          hnp.valid_tuple_axes(nd, min_size=1)))
+    return {'shapes': (shape,), 'axis': axis}
+
+
+SOFTMAX_EXAMPLES = (shapes_spec((2, 3), axis=-1), shapes_spec((4,), axis=0),
+                    shapes_spec((1,), axis=0), shapes_spec((2, 3, 2), axis=1),
+                    shapes_spec((2, 3, 2), axis=(0, 2)),
+                    shapes_spec((3, 1), axis=-1))
+
+MATMUL_SIGNATURE = '(m?,n),(n,p?)->(m?,p?)'
+MATMUL_SPECS = hnp.mutually_broadcastable_shapes(
+    signature=MATMUL_SIGNATURE, min_dims=0, max_dims=2, min_side=1,
+    max_side=4).map(lambda r: {'shapes': r.input_shapes})
+MATMUL_EXAMPLES = (shapes_spec((3,), (3,)), shapes_spec((3,), (3, 2)),
+                   shapes_spec((2, 3), (3,)), shapes_spec((2, 3), (3, 4)),
+                   shapes_spec((5, 2, 3), (3, 4)),
+                   shapes_spec((2, 1, 2, 3), (3, 3, 2)),
+                   shapes_spec((3,), (2, 3, 4)), shapes_spec((2, 2, 3), (3,)),
+                   shapes_spec((1, 1), (1, 1)), shapes_spec((1,), (1,)))
+
+
+@st.composite
+def tensordot_specs(draw):
+    """x: free axes, then the contracted ones in reverse; y: the contracted
+    ones, then free axes (x's last axis meets y's first)."""
+    n = draw(st.integers(0, 2))
+    side = st.integers(1, 3)
+    free_x = tuple(draw(st.lists(side, max_size=2)))
+    free_y = tuple(draw(st.lists(side, max_size=2)))
+    k = tuple(draw(st.lists(side, min_size=n, max_size=n)))
+    return {'shapes': (free_x + k[::-1], k + free_y), 'n': n}
+
+
+TENSORDOT_EXAMPLES = (shapes_spec((2,), (3,), n=0), shapes_spec((), (2,), n=0),
+                      shapes_spec((2, 3), (3, 4), n=1),
+                      shapes_spec((3,), (3,), n=1),
+                      shapes_spec((2, 4, 3), (3, 4, 5), n=2),
+                      shapes_spec((4, 3), (3, 4), n=2),
+                      shapes_spec((2, 1), (1, 2), n=1))
+
+EINSUM_SUBSCRIPTS = (
+    'ij,jk->ik', 'ij,jk', 'i,i->', 'i,j->ij', 'ij->ji', 'ij->', 'i->',
+    'bij,bjk->bik', 'ij,j->i', 'ij,jk->k',   # i: only x has it, summed
+    'ij,k->ik',                              # j summed in x alone, k in y
+    'ijk->kj', 'ij,ij->ij', 'abc,cd,de->abe', ',ij->ij', 'ba,ac->cb')
+
+
+@st.composite
+def einsum_specs(draw):
+    subscripts = draw(st.sampled_from(EINSUM_SUBSCRIPTS))
+    return einsum_spec(subscripts, draw(st.lists(
+        st.integers(1, 3), min_size=5, max_size=5)))
+
+
+def einsum_spec(subscripts, sides=(2, 3, 4, 1, 2)):
+    inputs = subscripts.split('->')[0].split(',')
+    letters = sorted(set(''.join(inputs)))
+    size = {c: sides[i % len(sides)] for i, c in enumerate(letters)}
+    return {'shapes': tuple(tuple(size[c] for c in sub) for sub in inputs),
+            'subscripts': subscripts}
+
+
+@st.composite
+def reshape_specs(draw):
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=1,
+                                  max_side=4))
+    target = list(draw(st.permutations(shape)))
+    target = [n for n in target if n != 1 or draw(st.booleans())]
+    for _ in range(draw(st.integers(0, 2))):
+        target.insert(draw(st.integers(0, len(target))), 1)
+    if target and draw(st.booleans()):   # one side given as -1
+        target[draw(st.integers(0, len(target) - 1))] = -1
+    if draw(st.booleans()) and len(target) >= 2:   # merge two sides
+        target = [int(np.prod(target[:2])) if -1 not in target[:2] else -1,
+                  *target[2:]]
+    return {'shapes': (shape,), 'shape': tuple(target)}
+
+
+RESHAPE_EXAMPLES = (shapes_spec((2, 3), shape=(3, 2)),
+                    shapes_spec((2, 3), shape=(6,)),
+                    shapes_spec((2, 3, 4), shape=(4, -1)),
+                    shapes_spec((), shape=(1, 1)), shapes_spec((1,), shape=()),
+                    shapes_spec((1, 1), shape=()),
+                    shapes_spec((0, 3), shape=(3, 0)))
+
+
+@st.composite
+def transpose_specs(draw, allow_none=True):
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=1,
+                                  max_side=4))
+    nd = len(shape)
+    if allow_none and draw(st.booleans()):
+        return {'shapes': (shape,), 'axes': None}
+    axes = draw(st.permutations(range(nd)))
+    axes = tuple(a - nd if draw(st.booleans()) else a for a in axes)
+    return {'shapes': (shape,), 'axes': axes}
+
+
+TRANSPOSE_EXAMPLES = (shapes_spec((2, 3), axes=(1, 0)),
+                      shapes_spec((2, 3, 4), axes=(2, 0, 1)),
+                      shapes_spec((2, 3, 4), axes=(-1, 0, -2)),
+                      shapes_spec((2, 3, 4), axes=None),
+                      shapes_spec((), axes=()), shapes_spec((1,), axes=(0,)),
+                      shapes_spec((3, 1), axes=None))
+
+
+@st.composite
+def expand_dims_specs(draw):
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1,
+                                  max_side=4))
+    nd = len(shape)
+    if draw(st.booleans()):
+        axis = draw(st.integers(-(nd + 1), nd))
+    else:
+        k = draw(st.integers(1, 2))
+        axis = draw(hnp.valid_tuple_axes(nd + k, min_size=k, max_size=k))
+    return {'shapes': (shape,), 'axis': axis}
+
+
+EXPAND_DIMS_EXAMPLES = (shapes_spec((2, 3), axis=0), shapes_spec((2, 3), axis=-1),
+                        shapes_spec((), axis=0), shapes_spec((3,), axis=(0, 2)),
+                        shapes_spec((2, 3), axis=(-1, 1)))
+
+
+@st.composite
+def squeeze_specs(draw):
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=1,
+                                  max_side=2))
+    ones = [i for i, n in enumerate(shape) if n == 1]
+    nd = len(shape)
+    choice = draw(st.integers(0, 2))
+    if choice == 0 or not ones:
+        axis = None
+    elif choice == 1:
+        a = draw(st.sampled_from(ones))
+        axis = a - nd if draw(st.booleans()) else a
+    else:
+        axis = tuple(draw(st.lists(st.sampled_from(ones), unique=True)))
+    return {'shapes': (shape,), 'axis': axis}
+
+
+SQUEEZE_EXAMPLES = (shapes_spec((1, 3, 1), axis=None),
+                    shapes_spec((1, 3, 1), axis=0),
+                    shapes_spec((1, 3, 1), axis=(0, -1)),
+                    shapes_spec((), axis=None), shapes_spec((1,), axis=None),
+                    shapes_spec((2, 3), axis=()))
+
+
+@st.composite
+def broadcast_to_specs(draw):
+    target = draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=1,
+                                   max_side=4))
+    keep = draw(st.integers(0, len(target)))
+    shape = tuple(1 if draw(st.booleans()) else n
+                  for n in target[len(target) - keep:])
+    return {'shapes': (shape,), 'shape': target}
+
+
+BROADCAST_TO_EXAMPLES = (shapes_spec((3, 1), shape=(2, 3, 4)),
+                         shapes_spec((), shape=(2, 3)),
+                         shapes_spec((1,), shape=(1,)),
+                         shapes_spec((4,), shape=(3, 4)),
+                         shapes_spec((1, 1), shape=(2, 3)),
+                         shapes_spec((2,), shape=(0, 2)))
+
+
+@st.composite
+def concatenate_specs(draw):
+    base = list(draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1,
+                                      max_side=3)))
+    nd = len(base)
+    axis = draw(st.integers(-nd, nd - 1))
+    sizes = draw(st.lists(st.integers(0, 3), min_size=1, max_size=4))
+    shapes = []
+    for n in sizes:
+        base[axis] = n
+        shapes.append(tuple(base))
+    return {'shapes': tuple(shapes), 'axis': axis}
+
+
+CONCATENATE_EXAMPLES = (shapes_spec((2, 3), (1, 3), (4, 3), axis=0),
+                        shapes_spec((2, 3), (2, 1), axis=-1),
+                        shapes_spec((3,), axis=0),
+                        shapes_spec((1,), (1,), (0,), (2,), axis=0),
+                        shapes_spec((2, 1, 2), (2, 3, 2), axis=1))
+
+
+@st.composite
+def stack_specs(draw):
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1,
+                                  max_side=3))
+    nd = len(shape)
+    k = draw(st.integers(1, 4))
+    return {'shapes': (shape,) * k, 'axis': draw(st.integers(-(nd + 1), nd))}
+
+
+STACK_EXAMPLES = (shapes_spec((2, 3), (2, 3), (2, 3), axis=0),
+                  shapes_spec((2, 3), (2, 3), axis=-1),
+                  shapes_spec((), (), axis=0), shapes_spec((1,), axis=1),
+                  shapes_spec((3,), (3,), (3,), (3,), axis=-2))
+
+
+@st.composite
+def split_specs(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1,
+                                  max_side=6))
+    nd = len(shape)
+    axis = draw(st.integers(-nd, nd - 1))
+    n = shape[axis]
+    if draw(st.booleans()):
+        parts = draw(st.sampled_from([d for d in range(1, n + 1) if n % d == 0]))
+    else:
+        parts = sorted(draw(st.lists(st.integers(0, n), max_size=4)))
+    return {'shapes': (shape,), 'parts': parts, 'axis': axis}
+
+
+SPLIT_EXAMPLES = (shapes_spec((6,), parts=3, axis=0),
+                  shapes_spec((2, 6), parts=[1, 3, 3, 5], axis=-1),
+                  shapes_spec((4, 2), parts=[0, 2], axis=0),
+                  shapes_spec((1, 3), parts=1, axis=0),
+                  shapes_spec((3, 4, 2), parts=2, axis=1))
+
+
+# getitem specs: the index is a param; arrays in it are NumPy arrays
+
+def _intp(values):
+    return np.asarray(values, dtype=np.intp)
+
+
+@st.composite
+def basic_index_specs(draw):
+    """ints (negative too), slices (any step), None, Ellipsis."""
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=0,
+                                  max_side=4))
+    index = draw(hnp.basic_indices(shape, min_dims=0, allow_newaxis=True,
+                                   allow_ellipsis=True))
+    return {'shapes': (shape,), 'index': index}
+
+
+BASIC_INDEX_EXAMPLES = (
+    shapes_spec((3, 4), index=(1, slice(None, None, -1))),
+    shapes_spec((3, 4), index=(Ellipsis, None, 2)),
+    shapes_spec((2, 3, 4), index=(slice(1, None), -1)),
+    shapes_spec((5,), index=slice(4, 0, -2)),
+    shapes_spec((3,), index=0), shapes_spec((), index=()),
+    shapes_spec((), index=None), shapes_spec((), index=Ellipsis),
+    shapes_spec((1, 1), index=(0, None, slice(None))),
+    shapes_spec((4, 3), index=(slice(1, 3), slice(None, None, 2))))
+
+
+@st.composite
+def int_array_index_specs(draw):
+    """One 1-D integer array (negative entries, at least one duplicate) on
+    one axis, full slices elsewhere: what every backend supports."""
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1,
+                                  max_side=4))
+    axis = draw(st.integers(0, len(shape) - 1))
+    n = shape[axis]
+    idx = draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=6))
+    idx = draw(st.permutations(idx + [idx[0]]))        # a duplicate
+    index = (slice(None),) * axis + (_intp(idx),)
+    if draw(st.booleans()):
+        index += (slice(None),) * (len(shape) - axis - 1)
+    if len(index) == 1 and draw(st.booleans()):
+        index = index[0]
+    return {'shapes': (shape,), 'index': index}
+
+
+INT_ARRAY_INDEX_EXAMPLES = (
+    shapes_spec((4,), index=_intp([0, 2, 2, -1, 3])),
+    shapes_spec((3, 4), index=(slice(None), _intp([1, 1, 3, -4]))),
+    shapes_spec((3, 4), index=(_intp([2, -1, 0]),)),
+    shapes_spec((2, 3, 2), index=(slice(None), _intp([0, 0, 0]), slice(None))),
+    shapes_spec((1,), index=_intp([0, 0])))
+
+
+@st.composite
+def advanced_index_specs(draw):
+    """Integer arrays of any shape, several of them, mixed with ints and
+    slices: NumPy's full advanced indexing, duplicates included."""
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1,
+                                  max_side=4))
+    kind = draw(st.sampled_from(['all axes', '2-D', 'int and array']))
+    if kind == 'all axes':
+        index = draw(hnp.integer_array_indices(
+            shape, result_shape=hnp.array_shapes(min_dims=0, max_dims=2,
+                                                 min_side=1, max_side=4)))
+        index = tuple(_intp(i) for i in index)
+    elif kind == '2-D' or len(shape) == 1:
+        n = shape[0]
+        idx = draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=3))
+        idx = idx + idx[::-1]                             # duplicates
+        index = (_intp(idx).reshape(2, -1), Ellipsis)
+    else:
+        n = shape[1]
+        idx = draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=4))
+        index = (draw(st.integers(-shape[0], shape[0] - 1)),
+                 _intp(idx + [idx[-1]]))
+    return {'shapes': (shape,), 'index': index}
+
+
+ADVANCED_INDEX_EXAMPLES = (
+    shapes_spec((3,), index=_intp([[0, 1], [1, 1]])),
+    shapes_spec((3, 4), index=(_intp([0, 2, 0]), _intp([1, 1, 1]))),
+    shapes_spec((3, 4), index=(1, _intp([3, 0, 3]))),
+    shapes_spec((2, 3, 4), index=(_intp([1, 1]), slice(None), _intp([0, 0]))),
+    shapes_spec((2, 3, 4), index=(0, slice(None), _intp([2, 2, -1]))),
+    shapes_spec((3, 2), index=(_intp([[0], [2]]), _intp([1, 1, 0]))))
+
+
+@st.composite
+def mask_index_specs(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1,
+                                  max_side=4))
+    k = draw(st.integers(1, len(shape)))
+    if len(shape) > k and draw(st.booleans()):   # a slice, then the mask
+        mask = draw(hnp.arrays(np.bool_, shape[1:k + 1]))
+        return {'shapes': (shape,), 'index': (slice(None), mask)}
+    mask = draw(hnp.arrays(np.bool_, shape[:k]))
+    return {'shapes': (shape,), 'index': mask}
+
+
+MASK_INDEX_EXAMPLES = (
+    shapes_spec((2, 3), index=np.array([[True, False, True],
+                                        [False, False, True]])),
+    shapes_spec((3, 2), index=np.array([False, True, True])),
+    shapes_spec((2, 3), index=(slice(None), np.array([True, False, True]))),
+    shapes_spec((2,), index=np.array([False, False])))
+
+
+# ---------------------------------------------------------------- row builders
+
+ROWS: list[Row] = []
+
+
+def add_row(name, fn, covers, *, sample=ANY, specs=None, examples=(),
+            make=None, torch=None, public=None, uses=(), strict=None):
+    if public is None:
+        public = (fn,) if getattr(fn, '__module__', '') == mg_ops.__name__ else ()
+    row = Row(name=name, fn=fn, covers=tuple(covers), sample=sample,
+              specs=specs, examples=tuple(examples),
+              make=make or default_make(sample), torch=torch,
+              public=tuple(public), uses=tuple(uses), strict=strict)
+    assert all(r.name != name for r in ROWS), name
+    ROWS.append(row)
+    return row
+
+
+REFLECTED_ARRAY_STRICT = (
+    "array_api_strict's operators raise TypeError on a non-Array operand "
+    "instead of returning NotImplemented, so `strict_array + Value` never "
+    "reaches Value.__radd__ (NumPy reaches it through __array_ufunc__)")
+GENERIC_INDEX_STRICT = (
+    "the generic (non-NumPy) getitem gradient supports basic indices and one "
+    "1-D integer array with full slices elsewhere; {} need NumPy's add.at")
+
+
+# ---- arithmetic: functions and operators, two broadcastable inputs
+
+def _pow_num(x, p):
+    return x ** p
+
+
+def _rpow_num(x, c):
+    return c ** x
+
+
+def _radd_num(x, c):
+    return c + x
+
+
+def _rsub_num(x, c):
+    return c - x
+
+
+def _rmul_num(x, c):
+    return c * x
+
+
+def _rdiv_num(x, c):
+    return c / x
+
+
+for fname, op, opname, sample, tname in (
+        ('add', operator.add, '+', ANY, 'add'),
+        ('sub', operator.sub, '-', ANY, 'sub'),
+        ('mul', operator.mul, '*', ANY, 'mul'),
+        ('div', operator.truediv, '/', any_then_nonzero, 'div'),
+        ('pow', operator.pow, '**', positive_then_any, 'pow')):
+    tfn = (lambda T, x, y, _t=tname: getattr(T, _t)(x, y))
+    add_row(f'{fname}(x, y)', getattr(mg, fname), [fname], sample=sample,
+            specs=broadcastable(2), examples=BINARY_EXAMPLES, torch=tfn)
+    add_row(f'x {opname} y', op, [fname], sample=sample,
+            specs=broadcastable(2), examples=BINARY_EXAMPLES, torch=tfn,
+            uses=[f'__{op.__name__}__'])
+
+add_row('neg(x)', mg.neg, ['neg'], specs=broadcastable(1),
+        examples=UNARY_EXAMPLES, torch=lambda T, x: T.neg(x))
+add_row('-x', operator.neg, ['neg'], specs=broadcastable(1),
+        examples=UNARY_EXAMPLES, torch=lambda T, x: -x, uses=['__neg__'])
+
+
+@st.composite
+def pow_number_specs(draw):
+    spec = draw(broadcastable(1))
+    spec['p'] = draw(st.sampled_from([2, 3, -1, -2, 0, 1, 0.5, -0.5, 1.5,
+                                      2.5, 3.0]))
+    return spec
+
+
+def _pow_number_make(rng, shapes, p):
+    """An integer power takes any x away from 0; others a positive x."""
+    integral = float(p).is_integer()
+    sample = away_from((0.0,), 0.2) if integral else uniform(0.3, 2.0)
+    return Case(tuple(sample(rng, shapes)), {'p': p})
+
+
+add_row('x ** number', _pow_num, ['pow'], specs=pow_number_specs(),
+        examples=tuple(dict(s, p=p) for s in UNARY_EXAMPLES[:3]
+                       for p in (3, 0.5, -1)),
+        make=_pow_number_make, torch=lambda T, x, p: T.pow(x, p),
+        uses=['__pow__'])
+
+
+def _with_constant(specs, low, high):
+    @st.composite
+    def with_c(draw):
+        spec = draw(specs)
+        spec['c'] = draw(st.floats(low, high))
+        return spec
+    return with_c()
+
+
+for name, fn, opname, dunder, sample, low, tfn in (
+        ('number + x', _radd_num, 'add', '__radd__', ANY, -3.0,
+         lambda T, x, c: c + x),
+        ('number - x', _rsub_num, 'sub', '__rsub__', ANY, -3.0,
+         lambda T, x, c: c - x),
+        ('number * x', _rmul_num, 'mul', '__rmul__', ANY, -3.0,
+         lambda T, x, c: c * x),
+        ('number / x', _rdiv_num, 'div', '__rtruediv__',
+         away_from((0.0,), 0.5), -3.0, lambda T, x, c: c / x),
+        ('number ** x', _rpow_num, 'pow', '__rpow__', ANY, 0.5,
+         lambda T, x, c: T.pow(c, x))):
+    add_row(name, fn, [opname], sample=sample,
+            specs=_with_constant(broadcastable(1), low, 3.0),
+            examples=tuple(dict(s, c=2.5) for s in UNARY_EXAMPLES),
+            torch=tfn, uses=[dunder])
+
+
+# ndarray (op) Value: NumPy hands the Value the ufunc (__array_ufunc__)
+
+def _array_left(op_function):
+    def fn(x, c):
+        return op_function(c, x)
+    fn.__name__ = f'ndarray_{op_function.__name__}'
+    return fn
+
+
+def _constant_make(sample_c, sample_x):
+    def make(rng, shapes):
+        (c,), (x,) = sample_c(rng, shapes[:1]), sample_x(rng, shapes[1:])
+        return Case((x,), {'c': c})
+    return make
+
+
+for opname, op, sample_c, sample_x, specs, examples, tfn in (
+        ('add', operator.add, ANY, ANY, broadcastable(2), BINARY_EXAMPLES,
+         lambda T, x, c: c + x),
+        ('sub', operator.sub, ANY, ANY, broadcastable(2), BINARY_EXAMPLES,
+         lambda T, x, c: c - x),
+        ('mul', operator.mul, ANY, ANY, broadcastable(2), BINARY_EXAMPLES,
+         lambda T, x, c: c * x),
+        ('div', operator.truediv, ANY, away_from((0.0,), 0.5),
+         broadcastable(2), BINARY_EXAMPLES, lambda T, x, c: c / x),
+        ('pow', operator.pow, uniform(0.5, 2.0), ANY, broadcastable(2),
+         BINARY_EXAMPLES, lambda T, x, c: T.pow(c, x)),
+        ('matmul', operator.matmul, ANY, ANY, MATMUL_SPECS, MATMUL_EXAMPLES,
+         lambda T, x, c: c @ x)):
+    symbol = {'add': '+', 'sub': '-', 'mul': '*', 'div': '/', 'pow': '**',
+              'matmul': '@'}[opname]
+    add_row(f'ndarray {symbol} x', _array_left(op), [opname], specs=specs,
+            examples=examples, make=_constant_make(sample_c, sample_x),
+            torch=tfn, uses=['__array_ufunc__'], strict=REFLECTED_ARRAY_STRICT)
+
+
+def _list_matmul(x, c):
+    return c @ x      # a list has no __matmul__: Value.__rmatmul__
+
+
+def _list_make(rng, shapes):
+    case = _constant_make(ANY, ANY)(rng, shapes)
+    return Case(case.arrays, {'c': case.params['c'].tolist()})
+
+
+add_row('nested list @ x', _list_matmul, ['matmul'], specs=MATMUL_SPECS,
+        examples=MATMUL_EXAMPLES, make=_list_make,
+        torch=lambda T, x, c: T.as_tensor(c, dtype=x.dtype) @ x,
+        uses=['__rmatmul__'])
+
+
+def _x_times_array(x, c):
+    return x * c
+
+
+add_row('x * ndarray', _x_times_array, ['mul'], specs=broadcastable(2),
+        examples=BINARY_EXAMPLES, make=_constant_make(ANY, ANY),
+        torch=lambda T, x, c: x * c, uses=['__mul__'])
+
+
+# ---- elementwise functions of one input, and their Value methods
+
+UNARY = (  # name, domain, torch name
+    ('exp', ANY, 'exp'), ('log', POSITIVE, 'log'),
+    ('log1p', uniform(-0.8, 3.0), 'log1p'), ('expm1', ANY, 'expm1'),
+    ('sqrt', POSITIVE, 'sqrt'), ('tanh', ANY, 'tanh'),
+    ('sigmoid', uniform(-4.0, 4.0), 'sigmoid'), ('relu', NONZERO, 'relu'),
+    ('abs', NONZERO, 'abs'), ('sin', uniform(-3.0, 3.0), 'sin'),
+    ('cos', uniform(-3.0, 3.0), 'cos'), ('arctanh', OPEN_UNIT, 'atanh'),
+    ('arcsin', OPEN_UNIT, 'asin'), ('arcsinh', uniform(-3.0, 3.0), 'asinh'))
+
+for name, sample, tname in UNARY:
+    tfn = (lambda T, x, _t=tname: getattr(T, _t)(x))
+    add_row(f'{name}(x)', getattr(mg, name), [name], sample=sample,
+            specs=broadcastable(1), examples=UNARY_EXAMPLES, torch=tfn)
+    add_row(f'x.{name}()', operator.methodcaller(name), [name], sample=sample,
+            specs=broadcastable(1), examples=UNARY_EXAMPLES, torch=tfn,
+            uses=[name])
+
+add_row('abs(x) builtin', builtins.abs, ['abs'], sample=NONZERO,
+        specs=broadcastable(1), examples=UNARY_EXAMPLES,
+        torch=lambda T, x: T.abs(x), uses=['__abs__'])
+
+for name in ('maximum', 'minimum'):
+    add_row(f'{name}(x, y)', getattr(mg, name), [name], sample=distinct,
+            specs=broadcastable(2), examples=BINARY_EXAMPLES,
+            torch=(lambda T, x, y, _n=name: getattr(T, _n)(x, y)))
+
+
+def _where(x, y, cond):
+    return mg.where(cond, x, y)
+
+
+def _where_make(rng, shapes):
+    cond = rng.random(shapes[0]) < 0.5
+    return Case(tuple(ANY(rng, shapes[1:])), {'cond': np.asarray(cond)})
+
+
+def _where_greater(x, y):
+    return mg.where(x > y, x, y)
+
+
+add_row('where(cond, x, y)', _where, ['where'], specs=broadcastable(3),
+        examples=(shapes_spec((2, 3), (2, 3), (2, 3)),
+                  shapes_spec((3, 1), (1, 4), ()),
+                  shapes_spec((), (2,), (3, 1)),
+                  shapes_spec((2, 1), (), (1,))),
+        make=_where_make, torch=lambda T, x, y, cond: T.where(cond, x, y),
+        public=[mg.where])
+add_row('where(x > y, x, y)', _where_greater, ['where', 'greater'],
+        sample=distinct, specs=broadcastable(2), examples=BINARY_EXAMPLES,
+        torch=lambda T, x, y: T.where(x > y, x, y), public=[mg.where],
+        uses=['__gt__'])
+
+CLIP_BOUNDS = ((-0.5, 0.5), (None, 0.3), (-0.3, None), (0.2, 1.0),
+               (-1.5, -1.0))
+
+
+@st.composite
+def clip_specs(draw):
+    lo, hi = draw(st.sampled_from(CLIP_BOUNDS))
+    return dict(draw(broadcastable(1)), lo=lo, hi=hi)
+
+
+def _clip_make(rng, shapes, lo, hi):
+    bounds = tuple(b for b in (lo, hi) if b is not None)
+    return Case(tuple(away_from(bounds, 0.05)(rng, shapes)),
+                {'lo': lo, 'hi': hi})
+
+
+def _clip_method(x, lo, hi):
+    return x.clip(lo, hi)
+
+
+CLIP_EXAMPLES = tuple(dict(s, lo=lo, hi=hi) for s in UNARY_EXAMPLES[:4]
+                      for lo, hi in CLIP_BOUNDS[:3])
+add_row('clip(x, lo, hi)', mg.clip, ['clip'], specs=clip_specs(),
+        examples=CLIP_EXAMPLES, make=_clip_make,
+        torch=lambda T, x, lo, hi: T.clamp(x, lo, hi))
+add_row('x.clip(lo, hi)', _clip_method, ['clip'], specs=clip_specs(),
+        examples=CLIP_EXAMPLES, make=_clip_make,
+        torch=lambda T, x, lo, hi: T.clamp(x, lo, hi), uses=['clip'])
+
+
+# ---- reductions
+
+def torch_reduce(reducer):
+    """A torch reduction with NumPy's axis conventions (None: all axes;
+    (): no axis, where torch would reduce all)."""
+    def reduce(T, x, axis, keepdims):
+        axes = tuple(range(x.ndim)) if axis is None else axis
+        if axes == ():
+            return x * 1
+        return getattr(T, reducer)(x, dim=axes, keepdim=keepdims)
+    return reduce
+
+
+def _reduce_method(name):
+    def fn(x, axis, keepdims):
+        return getattr(x, name)(axis, keepdims)
+    fn.__name__ = f'method_{name}'
+    return fn
+
+
+for name, sample, reducer in (('sum', ANY, 'sum'), ('mean', ANY, 'mean'),
+                              ('max', distinct, 'amax'),
+                              ('min', distinct, 'amin'),
+                              ('logsumexp', ANY, 'logsumexp')):
+    tfn = torch_reduce(reducer)
+    add_row(f'{name}(x, axis, keepdims)', getattr(mg, name), [name],
+            sample=sample, specs=reduction_specs(),
+            examples=REDUCTION_EXAMPLES, torch=tfn)
+    add_row(f'x.{name}(axis, keepdims)', _reduce_method(name), [name],
+            sample=sample, specs=reduction_specs(),
+            examples=REDUCTION_EXAMPLES, torch=tfn, uses=[name])
+
+
+def torch_softmax(T, x, axis):
+    dims = axis if isinstance(axis, tuple) else (axis,)
+    return T.exp(x - T.logsumexp(x, dim=dims, keepdim=True))
+
+
+def torch_log_softmax(T, x, axis):
+    if isinstance(axis, int):
+        return T.log_softmax(x, dim=axis)
+    return x - T.logsumexp(x, dim=axis, keepdim=True)
+
+
+def _axis_method(name):
+    def fn(x, axis):
+        return getattr(x, name)(axis)
+    fn.__name__ = f'method_{name}'
+    return fn
+
+
+for name, tfn in (('softmax', torch_softmax),
+                  ('log_softmax', torch_log_softmax)):
+    add_row(f'{name}(x, axis)', getattr(mg, name), [name],
+            sample=uniform(-3.0, 3.0), specs=softmax_specs(),
+            examples=SOFTMAX_EXAMPLES, torch=tfn)
+    add_row(f'x.{name}(axis)', _axis_method(name), [name],
+            sample=uniform(-3.0, 3.0), specs=softmax_specs(),
+            examples=SOFTMAX_EXAMPLES, torch=tfn, uses=[name])
+
+
+# ---- linear algebra
+
+add_row('matmul(x, y)', mg.matmul, ['matmul'], specs=MATMUL_SPECS,
+        examples=MATMUL_EXAMPLES, torch=lambda T, x, y: T.matmul(x, y))
+add_row('x @ y', operator.matmul, ['matmul'], specs=MATMUL_SPECS,
+        examples=MATMUL_EXAMPLES, torch=lambda T, x, y: x @ y,
+        uses=['__matmul__'])
+
+
+def torch_tensordot(T, x, y, n):
+    if n == 0:
+        return T.tensordot(x, y, dims=0)
+    return T.tensordot(x, y, dims=(list(range(x.ndim - 1, x.ndim - 1 - n, -1)),
+                                   list(range(n))))
+
+
+add_row('tensordot(x, y, n)', mg.tensordot, ['tensordot'],
+        specs=tensordot_specs(), examples=TENSORDOT_EXAMPLES,
+        torch=torch_tensordot)
+
+
+def _einsum(*operands, subscripts):
+    return mg.einsum(subscripts, *operands)
+
+
+add_row('einsum(subscripts, *xs)', _einsum, ['einsum'], specs=einsum_specs(),
+        examples=tuple(einsum_spec(s) for s in EINSUM_SUBSCRIPTS),
+        torch=lambda T, *xs, subscripts: T.einsum(subscripts, *xs),
+        public=[mg.einsum])
+
+
+# ---- shape
+
+def _reshape_method(x, shape):
+    return x.reshape(*shape)
+
+
+def _transpose_method(x, axes):
+    return x.transpose(*axes) if axes is not None else x.transpose()
+
+
+def _T(x):
+    return x.T
+
+
+def _torch_permute(T, x, axes):
+    return x.permute(tuple(range(x.ndim - 1, -1, -1)) if axes is None
+                     else tuple(axes))
+
+
+def _expanded_shape(shape, axis):
+    return np.expand_dims(np.empty(shape), axis).shape
+
+
+def _squeezed_shape(shape, axis):
+    return np.squeeze(np.empty(shape), axis).shape
+
+
+add_row('reshape(x, shape)', mg.reshape, ['reshape'], specs=reshape_specs(),
+        examples=RESHAPE_EXAMPLES,
+        torch=lambda T, x, shape: T.reshape(x, shape))
+add_row('x.reshape(*shape)', _reshape_method, ['reshape'],
+        specs=reshape_specs(), examples=RESHAPE_EXAMPLES,
+        torch=lambda T, x, shape: T.reshape(x, shape), uses=['reshape'])
+add_row('transpose(x, axes)', mg.transpose, ['transpose'],
+        specs=transpose_specs(), examples=TRANSPOSE_EXAMPLES,
+        torch=_torch_permute)
+add_row('x.transpose(*axes)', _transpose_method, ['transpose'],
+        specs=transpose_specs(), examples=TRANSPOSE_EXAMPLES,
+        torch=_torch_permute, uses=['transpose'])
+add_row('x.T', _T, ['transpose'], specs=broadcastable(1),
+        examples=UNARY_EXAMPLES,
+        torch=lambda T, x: x.permute(tuple(range(x.ndim - 1, -1, -1))),
+        uses=['T'])
+add_row('expand_dims(x, axis)', mg.expand_dims, ['expand_dims'],
+        specs=expand_dims_specs(), examples=EXPAND_DIMS_EXAMPLES,
+        torch=lambda T, x, axis: x.reshape(_expanded_shape(x.shape, axis)))
+add_row('x.expand_dims(axis)', _axis_method('expand_dims'), ['expand_dims'],
+        specs=expand_dims_specs(), examples=EXPAND_DIMS_EXAMPLES,
+        torch=lambda T, x, axis: x.reshape(_expanded_shape(x.shape, axis)),
+        uses=['expand_dims'])
+add_row('squeeze(x, axis)', mg.squeeze, ['squeeze'], specs=squeeze_specs(),
+        examples=SQUEEZE_EXAMPLES,
+        torch=lambda T, x, axis: x.reshape(_squeezed_shape(x.shape, axis)))
+add_row('x.squeeze(axis)', _axis_method('squeeze'), ['squeeze'],
+        specs=squeeze_specs(), examples=SQUEEZE_EXAMPLES,
+        torch=lambda T, x, axis: T.squeeze(
+            x, dim=tuple(range(x.ndim)) if axis is None else axis),
+        uses=['squeeze'])
+add_row('broadcast_to(x, shape)', mg.broadcast_to, ['broadcast_to'],
+        specs=broadcast_to_specs(), examples=BROADCAST_TO_EXAMPLES,
+        torch=lambda T, x, shape: T.broadcast_to(x, shape))
+
+
+def _concatenate(*xs, axis):
+    return mg.concatenate(list(xs), axis=axis)
+
+
+def _stack(*xs, axis):
+    return mg.stack(xs, axis=axis)
+
+
+def _split_reversed(split):
+    """The pieces joined in reverse order: each piece's gradient must come
+    from its own place of the upstream gradient."""
+    def fn(x, parts, axis):
+        return mg.concatenate(split(x, parts, axis)[::-1], axis=axis)
+    fn.__name__ = f'{split.__name__}_reversed'
+    return fn
+
+
+def _split_method(x, parts, axis):
+    return x.split(parts, axis)
+
+
+def _torch_split_reversed(T, x, parts, axis):
+    pieces = T.tensor_split(x, parts if isinstance(parts, int)
+                            else list(parts), dim=axis)
+    return T.cat(pieces[::-1], dim=axis)
+
+
+add_row('concatenate(xs, axis)', _concatenate, ['concatenate'],
+        specs=concatenate_specs(), examples=CONCATENATE_EXAMPLES,
+        torch=lambda T, *xs, axis: T.cat(xs, dim=axis),
+        public=[mg.concatenate])
+add_row('stack(xs, axis)', _stack, ['stack'], specs=stack_specs(),
+        examples=STACK_EXAMPLES,
+        torch=lambda T, *xs, axis: T.stack(xs, dim=axis), public=[mg.stack])
+add_row('split(x, parts, axis)', _split_reversed(mg.split),
+        ['getitem', 'concatenate'], specs=split_specs(),
+        examples=SPLIT_EXAMPLES, torch=_torch_split_reversed,
+        public=[mg.split])
+add_row('x.split(parts, axis)', _split_reversed(_split_method),
+        ['getitem', 'concatenate'], specs=split_specs(),
+        examples=SPLIT_EXAMPLES, torch=_torch_split_reversed, uses=['split'])
+
+
+def _subscript(x, index):
+    return x[index]
+
+
+def torch_getitem(T, x, index):
+    """x[index] in torch: directly where torch indexes as NumPy does, else
+    (negative steps, ints beside arrays) as a gather of the flat positions
+    NumPy's indexing picks, whose gradient torch accumulates."""
+    items = index if isinstance(index, tuple) else (index,)
+    arrays = [i for i in items if hasattr(i, 'shape')]
+    ints = [i for i in items if isinstance(i, int)]
+    negative_step = any(isinstance(i, slice) and (i.step or 1) < 0
+                        for i in items)
+    if not negative_step and not (arrays and ints):
+        converted = tuple(T.as_tensor(i) if hasattr(i, 'shape') else i
+                          for i in items)
+        return x[converted if isinstance(index, tuple) else converted[0]]
+    numpy_index = tuple(np.asarray(i) if hasattr(i, 'shape') else i
+                        for i in items)
+    positions = np.arange(int(np.prod(tuple(x.shape), dtype=int))).reshape(
+        tuple(x.shape))[numpy_index if isinstance(index, tuple)
+                        else numpy_index[0]]
+    return x.reshape(-1)[T.as_tensor(np.array(positions, dtype=np.int64))]
+
+
+add_row('x[basic index]', _subscript, ['getitem'], specs=basic_index_specs(),
+        examples=BASIC_INDEX_EXAMPLES, torch=torch_getitem,
+        uses=['__getitem__'])
+add_row('getitem(x, basic index)', mg.getitem, ['getitem'],
+        specs=basic_index_specs(), examples=BASIC_INDEX_EXAMPLES,
+        torch=torch_getitem)
+add_row('x[1-D int array]', _subscript, ['getitem'],
+        specs=int_array_index_specs(), examples=INT_ARRAY_INDEX_EXAMPLES,
+        torch=torch_getitem, uses=['__getitem__'])
+add_row('x[int arrays]', _subscript, ['getitem'],
+        specs=advanced_index_specs(), examples=ADVANCED_INDEX_EXAMPLES,
+        torch=torch_getitem, uses=['__getitem__'],
+        strict=GENERIC_INDEX_STRICT.format(
+            'several or multi-dimensional integer arrays, or ints beside them,'))
+add_row('x[boolean mask]', _subscript, ['getitem'], specs=mask_index_specs(),
+        examples=MASK_INDEX_EXAMPLES, torch=torch_getitem,
+        uses=['__getitem__'],
+        strict=GENERIC_INDEX_STRICT.format('boolean masks'))
+
+
+# ---------------------------------------------------------------- what must be covered
+
+NOT_DIFFERENTIABLE = {'greater', 'greater_equal', 'less', 'less_equal',
+                      'stop_gradient'}
+
+
+def public_differentiable_functions() -> dict:
+    """name -> function, for every public function of micrograd (aliases
+    included) that is an op function of micrograd.ops with a gradient."""
+    out = {}
+    for name in mg.__all__:
+        obj = getattr(mg, name)
+        if (callable(obj) and getattr(obj, '__module__', '') == mg_ops.__name__
+                and obj.__name__ not in NOT_DIFFERENTIABLE
+                and not isinstance(obj, type)):
+            out[name] = obj
+    return out
+
+
+OPERATOR_METHODS = ('__add__', '__radd__', '__sub__', '__rsub__', '__mul__',
+                    '__rmul__', '__truediv__', '__rtruediv__', '__pow__',
+                    '__rpow__', '__matmul__', '__rmatmul__', '__neg__',
+                    '__abs__', '__getitem__', '__array_ufunc__')
+
+
+def differentiable_value_methods() -> set:
+    """The Value attributes that compute a differentiable op: operators,
+    `.T`, `transpose`, `reshape` and the op functions installed as methods."""
+    import inspect
+    functions = set(public_differentiable_functions().values())
+    names = set(OPERATOR_METHODS) | {'T', 'transpose', 'reshape'}
+    for name in dir(mg.Value):
+        if inspect.getattr_static(mg.Value, name) in functions:
+            names.add(name)
+    return names
+
+
+def to_namespace(obj, convert):
+    """Apply `convert` to every ndarray in params (tuples and lists too)."""
+    if isinstance(obj, np.ndarray):
+        return convert(obj)
+    if isinstance(obj, tuple):
+        return tuple(to_namespace(o, convert) for o in obj)
+    if isinstance(obj, list):
+        return [to_namespace(o, convert) for o in obj]
+    if isinstance(obj, dict):
+        return {k: to_namespace(v, convert) for k, v in obj.items()}
+    return obj
+
+
+BY_NAME = {row.name: row for row in ROWS}
