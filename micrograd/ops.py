@@ -270,9 +270,10 @@ def tanh(x) -> Value:
     return apply(TANH, x)
 
 
-# sigmoid: z = 1 / (1 + e**-x) = exp(-log(1 + e**-x));  dz/dx = z (1 - z)
+# sigmoid: z = 1 / (1 + e**-x) = e**x / (1 + e**x);  dz/dx = z (1 - z)
 def sigmoid_forward(xp, x):
-    return xp.exp(-xp.logaddexp(0.0, -x))
+    e = xp.exp(-xp.abs(x))                 # in (0, 1]: never overflows
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def sigmoid_backward(xp, g, out, x):
