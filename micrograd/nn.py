@@ -1,21 +1,161 @@
 """Neural network building blocks.
 
-The scalar `Neuron`, `Layer` and `MLP` of the original micrograd: each weight
-is its own 0-d Value, so the graph shows every multiplication (for teaching;
-tensor layers are far faster).
+Tensor layers (`Linear`, `Sequential`, `ReLU`, `Tanh`, `Sigmoid`,
+`TensorMLP`) work on whole arrays, eagerly (`model(Value(array))`) or on
+placeholders (build once, `loss.forward(**feeds)` many times).
+
+The scalar `Neuron`, `Layer` and `MLP` of the original micrograd keep
+working: each weight is its own 0-d Value, so the graph shows every
+multiplication (for teaching; tensor layers are far faster).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import ops
 from .engine import Value
 
 
 class Module:
-    """Something with parameters."""
+    """Something with parameters, found in its attributes (Values that are
+    leaves, Modules, and lists or tuples of them), named by attribute path:
+    'layers.0.weight'."""
 
     def parameters(self) -> list[Value]:
-        return []
+        return [p for _, p in self.named_parameters()]
+
+    def named_parameters(self, prefix: str = '') -> list[tuple[str, Value]]:
+        found = []
+        for name, attr in vars(self).items():
+            _collect(f'{prefix}{name}', attr, found)
+        return found
+
+    def state_dict(self) -> dict:
+        """name -> a copy of the parameter's array."""
+        return {name: p.bk.asarray(p.data, copy=True)
+                for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Set every parameter from `state` (same names, same shapes);
+        graphs built on the parameters see the new values."""
+        params = dict(self.named_parameters())
+        missing, extra = set(params) - set(state), set(state) - set(params)
+        if missing or extra:
+            raise KeyError(f'load_state_dict: missing {sorted(missing)}, '
+                           f'unexpected {sorted(extra)}')
+        for name, p in params.items():
+            array = p.bk.asarray(state[name], dtype=p.dtype, copy=True)
+            if tuple(array.shape) != p.shape:
+                raise ValueError(f"load_state_dict: '{name}' has shape "
+                                 f'{tuple(array.shape)}, parameter has {p.shape}')
+            p.data = array
+
+    def __call__(self, x):
+        return self.forward(x)
+
+
+def _collect(name, attr, found):
+    if isinstance(attr, Value):
+        if attr.op is None and attr.requires_grad:
+            found.append((name, attr))
+    elif isinstance(attr, Module):
+        found.extend(attr.named_parameters(prefix=name + '.'))
+    elif isinstance(attr, (list, tuple)):
+        for i, item in enumerate(attr):
+            _collect(f'{name}.{i}', item, found)
+
+
+def _generator(rng):
+    return rng if isinstance(rng, np.random.Generator) else \
+        np.random.default_rng(rng)
+
+
+class Linear(Module):
+    """y = x @ weight + bias; weight (nin, nout) ~ U(-1, 1) / sqrt(nin),
+    bias zeros. `rng`: a seed or a numpy Generator, for reproducible weights."""
+
+    def __init__(self, nin: int, nout: int, bias: bool = True, rng=None,
+                 dtype=None):
+        gen = _generator(rng)
+        self.weight = Value(gen.uniform(-1, 1, (nin, nout)) / np.sqrt(nin),
+                            dtype=dtype)
+        self.bias = Value(np.zeros(nout), dtype=dtype) if bias else None
+
+    def forward(self, x):
+        y = x @ self.weight
+        return y if self.bias is None else y + self.bias
+
+    def __repr__(self):
+        nin, nout = self.weight.shape
+        return f'Linear({nin}, {nout}, bias={self.bias is not None})'
+
+
+class ReLU(Module):
+    """max(x, 0)."""
+
+    def forward(self, x):
+        return ops.relu(x)
+
+    def __repr__(self):
+        return 'ReLU()'
+
+
+class Tanh(Module):
+    """tanh(x)."""
+
+    def forward(self, x):
+        return ops.tanh(x)
+
+    def __repr__(self):
+        return 'Tanh()'
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x))."""
+
+    def forward(self, x):
+        return ops.sigmoid(x)
+
+    def __repr__(self):
+        return 'Sigmoid()'
+
+
+class Sequential(Module):
+    """Modules applied in order: Sequential(Linear(2, 16), ReLU(), ...)."""
+
+    def __init__(self, *layers):
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __repr__(self):
+        return 'Sequential(' + ', '.join(map(repr, self.layers)) + ')'
+
+
+class TensorMLP(Sequential):
+    """The tensor counterpart of `MLP(nin, nouts)`: Linear layers of sizes
+    nin -> nouts[0] -> ... -> nouts[-1], `activation` between them, the
+    last one linear. TensorMLP(2, [16, 16, 1], rng=0)."""
+
+    def __init__(self, nin: int, nouts, activation=ReLU, rng=None,
+                 dtype=None):
+        gen = _generator(rng)
+        sizes = [nin, *nouts]
+        layers = []
+        for i in range(len(nouts)):
+            layers.append(Linear(sizes[i], sizes[i + 1], rng=gen, dtype=dtype))
+            if i < len(nouts) - 1:
+                layers.append(activation())
+        super().__init__(*layers)
 
 
 class Neuron(Module):
