@@ -33,3 +33,8 @@ __all__ = [
     'power', 'relu', 'reshape', 'sigmoid', 'sin', 'softmax', 'split', 'sqrt',
     'squeeze', 'stack', 'stop_gradient', 'sub', 'subtract', 'sum', 'tanh',
     'tensordot', 'transpose', 'where']
+from .draw import draw_dot, to_dot  # noqa: E402
+from .profile import profile  # noqa: E402
+from .serialize import load, save  # noqa: E402
+
+__all__ += ['draw_dot', 'load', 'profile', 'save', 'to_dot']
