@@ -1,0 +1,108 @@
+"""Run the benchmark workloads side by side and print one table.
+
+    python benchmarks/run.py                 # W1 at 1.5M rows, W2, W3
+    python benchmarks/run.py --rows 400000   # a smaller W1
+    python benchmarks/run.py --quick         # tiny sizes, one run (CI)
+    python benchmarks/run.py --scaling       # W1 at 100k, 400k, 1.5M rows
+
+Each (workload, framework) runs in its own process; the runs are alternated
+between frameworks and repeated, and the table shows medians. Frameworks:
+micrograd, hand-written NumPy (always), PyTorch where installed.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+UNITS = {'w1': ('s/step', 1), 'w2': ('us/step', 1e6), 'w3': ('us/op', 1e6)}
+
+
+def frameworks(workload):
+    names = ['micrograd', 'numpy']
+    if workload == 'w3':
+        names.insert(1, 'micrograd_rebuild')
+    if importlib.util.find_spec('torch'):
+        names.append('torch')
+    return names
+
+
+def run_one(workload, framework, rows, steps):
+    cmd = [sys.executable, os.path.join(HERE, 'workloads.py'), workload,
+           framework, '--rows', str(rows), '--steps', str(steps)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    if out.returncode != 0:
+        raise SystemExit(f'{workload} {framework} failed:\n{out.stderr}')
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(workload, rows, steps, repeats):
+    results = {f: [] for f in frameworks(workload)}
+    for _ in range(repeats):                 # alternate the frameworks
+        for f in results:
+            results[f].append(run_one(workload, f, rows, steps))
+    return {f: {'seconds': statistics.median(r['seconds'] for r in runs),
+                'peak_mib': statistics.median(r['peak_mib'] for r in runs),
+                'loss': runs[-1]['loss']}
+            for f, runs in results.items()}
+
+
+def table(workload, results, title):
+    unit, scale = UNITS[workload]
+    base = results['micrograd']
+    lines = [title, f"  {'framework':<20}{unit:>12}{'x micrograd':>13}"
+                    f"{'peak MiB':>10}{'final loss':>14}"]
+    for f, r in results.items():
+        lines.append(f"  {f:<20}{r['seconds'] * scale:>12.4g}"
+                     f"{r['seconds'] / base['seconds']:>13.2f}"
+                     f"{r['peak_mib']:>10.0f}{r['loss']:>14.6g}")
+    losses = [r['loss'] for r in results.values()]
+    agree = max(losses) - min(losses) <= 1e-3 * max(1.0, abs(losses[0]))
+    lines.append(f"  final losses {'agree' if agree else 'DISAGREE'} "
+                 f'(spread {max(losses) - min(losses):.2g})')
+    return '\n'.join(lines), agree
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--rows', type=int, default=1_500_000)
+    p.add_argument('--steps', type=int, default=5)
+    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--quick', action='store_true')
+    p.add_argument('--scaling', action='store_true')
+    p.add_argument('--only', choices=['w1', 'w2', 'w3'], action='append')
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rows, args.steps, args.repeats = 20_000, 2, 1
+    print(f'machine: {platform.machine()}, {os.cpu_count()} cores, '
+          f'load average {os.getloadavg()[0]:.2f}, Python '
+          f'{platform.python_version()}')
+    all_agree = True
+    if args.scaling:
+        for rows in ((20_000, 40_000) if args.quick else
+                     (100_000, 400_000, 1_500_000)):
+            text, agree = table('w1', measure('w1', rows, args.steps,
+                                              args.repeats),
+                                f'W1 quantile regression, {rows:,} rows')
+            print(text)
+            all_agree &= agree
+    else:
+        names = {'w1': f'W1 quantile regression, {args.rows:,} rows x 100',
+                 'w2': 'W2 two moons, MLP 2-16-16-1',
+                 'w3': 'W3 chain of 500 x (y * 1.0001 + 0.0001).tanh()'}
+        for w in args.only or ['w1', 'w2', 'w3']:
+            text, agree = table(w, measure(w, args.rows, args.steps * (
+                1 if w == 'w1' else 20), args.repeats), names[w])
+            print(text)
+            all_agree &= agree
+    return 0 if all_agree else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
