@@ -26,8 +26,10 @@ UNITS = {'w1': ('s/step', 1), 'w2': ('us/step', 1e6), 'w3': ('us/op', 1e6)}
 
 def frameworks(workload):
     names = ['micrograd', 'numpy']
+    if workload in ('w2', 'w3'):
+        names.insert(1, 'micrograd_interpreted')
     if workload == 'w3':
-        names.insert(1, 'micrograd_rebuild')
+        names.insert(2, 'micrograd_rebuild')
     if importlib.util.find_spec('torch'):
         names.append('torch')
     return names

@@ -72,6 +72,7 @@ def adam_numpy(params, grads, state, lr=0.01, b1=0.9, b2=0.999, eps=1e-8):
 
 
 def w1_micrograd(X, y, steps):
+    import micrograd
     from micrograd import Value, losses
     from micrograd.optim import Adam
     W1, b1, W2, b2 = [Value(p, dtype='float32') for p in w1_params()]
@@ -79,6 +80,7 @@ def w1_micrograd(X, y, steps):
     t = Value(shape=(None,), name='y', dtype='float32', requires_grad=False)
     loss = losses.pinball((x @ W1 + b1).relu() @ W2 + b2, t, QUANTILES)
     opt = Adam(wrt=[W1, b1, W2, b2], learning_rate=0.01)
+    micrograd.compile(loss)
 
     def step():
         loss.forward(x=X, y=y)
@@ -146,7 +148,8 @@ def w2_params():
         np.zeros(sizes[i + 1]))]
 
 
-def w2_micrograd(steps):
+def w2_micrograd(steps, compiled=True):
+    import micrograd
     from micrograd import Value, losses
     from micrograd.optim import SGD
     X, y = moons()
@@ -157,6 +160,8 @@ def w2_micrograd(steps):
         h = h.relu() if i < 2 else h.reshape(-1)
     loss = losses.hinge(h, y) + 1e-4 * sum((p * p).sum() for p in ps[::2])
     opt = SGD(wrt=ps, learning_rate=0.5)
+    if compiled:
+        micrograd.compile(loss)
 
     def step():
         loss.forward()
@@ -164,6 +169,10 @@ def w2_micrograd(steps):
         opt.step()
         return float(loss.data)
     return step
+
+
+def w2_micrograd_interpreted(steps):
+    return w2_micrograd(steps, compiled=False)
 
 
 def w2_numpy(steps):
@@ -217,7 +226,8 @@ def w2_torch(steps):
 W3_OPS = 500 * 3 + 1        # mul, add, tanh per round, then sum
 
 
-def w3_micrograd(steps, rebuild=False):
+def w3_micrograd(steps, rebuild=False, compiled=True):
+    import micrograd
     from micrograd import Value
     x = Value(np.linspace(-1, 1, 16))
 
@@ -227,6 +237,8 @@ def w3_micrograd(steps, rebuild=False):
             y = (y * 1.0001 + 0.0001).tanh()
         return y.sum()
     loss = build()
+    if compiled and not rebuild:
+        micrograd.compile(loss)
 
     def step():
         nonlocal loss
@@ -241,6 +253,10 @@ def w3_micrograd(steps, rebuild=False):
 
 def w3_micrograd_rebuild(steps):
     return w3_micrograd(steps, rebuild=True)
+
+
+def w3_micrograd_interpreted(steps):
+    return w3_micrograd(steps, compiled=False)
 
 
 def w3_numpy(steps):

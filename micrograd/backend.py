@@ -44,6 +44,10 @@ class Backend:
         """Compute lazy arrays (identity for eager libraries)."""
         return arrays
 
+    def select(self, mask, g):
+        """g where the boolean mask holds, 0 elsewhere (masked gradients)."""
+        return self.ns.where(mask, g, 0.0)
+
     def getitem(self, x, index):
         """x[index] in the standard's terms: a basic index spells out every
         axis (a trailing ...), and one 1-D integer array among full slices is
@@ -98,6 +102,24 @@ class NumpyBackend(Backend):
 
     def __init__(self):
         super().__init__(np, 'numpy')
+
+    # Fast paths for the hottest calls: NumPy's module-level wrappers cost
+    # about a microsecond each, and where() is 4x slower than a multiply.
+    def select(self, mask, g):
+        """g * mask (an inf or NaN upstream gradient at a masked element
+        gives NaN, where the generic path gives 0)."""
+        return g * mask
+
+    def sum(self, x, axis=None, keepdims=False, dtype=None):
+        if dtype is not None or x.dtype.kind == 'b':
+            return np.sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)
+
+    def reshape(self, x, shape, copy=None):
+        return np.reshape(x, shape, copy=copy) if copy else x.reshape(shape)
+
+    def matrix_transpose(self, x):
+        return x.swapaxes(-1, -2)
 
     def getitem(self, x, index):
         return x[index]

@@ -294,7 +294,7 @@ def relu_forward(xp, x):
 
 
 def relu_backward(xp, g, out, x):
-    return xp.where(out > 0, g, 0.0)
+    return xp.select(out > 0, g)
 
 
 RELU = Op('relu', relu_forward, relu_backward)
@@ -452,8 +452,8 @@ def where_forward(xp, cond, x, y):
 
 def where_backward(xp, g, out, cond, x, y, need):
     return (None,
-            xp.where(cond, g, 0.0) if need[1] else None,
-            xp.where(cond, 0.0, g) if need[2] else None)
+            xp.select(cond, g) if need[1] else None,
+            xp.select(~cond, g) if need[2] else None)
 
 
 WHERE = Op('where', where_forward, where_backward)
@@ -472,7 +472,7 @@ def clip_forward(xp, x, lo, hi):
 
 
 def clip_backward(xp, g, out, x, lo, hi):
-    return xp.where(out == x, g, 0.0)
+    return xp.select(out == x, g)
 
 
 CLIP = Op('clip', clip_forward, clip_backward)
