@@ -71,7 +71,7 @@ def adam_numpy(params, grads, state, lr=0.01, b1=0.9, b2=0.999, eps=1e-8):
         p -= lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
 
 
-def w1_micrograd(X, y, steps):
+def w1_micrograd(X, y, steps, chunk=int(os.environ.get('CHUNK', 16384))):
     import micrograd
     from micrograd import Value, losses
     from micrograd.optim import Adam
@@ -80,7 +80,10 @@ def w1_micrograd(X, y, steps):
     t = Value(shape=(None,), name='y', dtype='float32', requires_grad=False)
     loss = losses.pinball((x @ W1 + b1).relu() @ W2 + b2, t, QUANTILES)
     opt = Adam(wrt=[W1, b1, W2, b2], learning_rate=0.01)
-    micrograd.compile(loss)
+    if chunk:
+        micrograd.chunked(loss, rows=chunk, workers=2)
+    else:
+        micrograd.compile(loss)
 
     def step():
         loss.forward(x=X, y=y)
@@ -88,6 +91,10 @@ def w1_micrograd(X, y, steps):
         opt.step()
         return float(loss.data)
     return step
+
+
+def w1_micrograd_whole(X, y, steps):
+    return w1_micrograd(X, y, steps, chunk=0)
 
 
 def w1_numpy(X, y, steps):

@@ -33,9 +33,10 @@ __all__ = [
     'power', 'relu', 'reshape', 'sigmoid', 'sin', 'softmax', 'split', 'sqrt',
     'squeeze', 'stack', 'stop_gradient', 'sub', 'subtract', 'sum', 'tanh',
     'tensordot', 'transpose', 'where']
+from .chunked import chunked  # noqa: E402
 from .compile import compile, compiled_source  # noqa: E402
 from .draw import draw_dot, to_dot  # noqa: E402
 from .profile import profile  # noqa: E402
 from .serialize import load, save  # noqa: E402
 
-__all__ += ['compile', 'compiled_source', 'draw_dot', 'load', 'profile', 'save', 'to_dot']
+__all__ += ['chunked', 'compile', 'compiled_source', 'draw_dot', 'load', 'profile', 'save', 'to_dot']

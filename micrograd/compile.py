@@ -38,10 +38,15 @@ class Plan:
         self.index = {id(n): i for i, n in enumerate(self.topo)}
         self.ns = {'xp': root.bk, 'N': self.topo, 'unbroadcast': unbroadcast,
                    'check_feeds': _check_feeds, 'feed': _feed}
-        self.source = self._forward_source() + '\n\n' + self._backward_source()
+        self.leaves = [n for n in self.topo
+                       if n.op is None and n.requires_grad]
+        self.source = '\n\n'.join([
+            self._forward_source(), self._backward_source(),
+            self._forward_source(pure=True), self._backward_source(pure=True)])
         exec(builtins.compile(self.source, f'<micrograd plan {id(self):x}>', 'exec'),
              self.ns)
         self.forward, self._backward = self.ns['forward'], self.ns['backward']
+        self.step = self.ns['step']
         self._ones = None
 
     def backward(self, grad=None):
@@ -70,29 +75,40 @@ class Plan:
                 parts.append(f'{key}={const}')
         return f'{name}({", ".join(parts)})'
 
-    def _forward_source(self):
-        lines = ['def forward(feeds):',
-                 '    if feeds:',
-                 '        check_feeds(N, feeds)']
+    def _forward_source(self, pure=False):
+        """forward(feeds) storing each node's data; or, pure, the first half
+        of step(feeds, seed), which keeps everything in local variables and
+        takes named leaves from `feeds` (checked by the caller)."""
+        lines = (['def step(feeds, seed):'] if pure else
+                 ['def forward(feeds):', '    if feeds:',
+                  '        check_feeds(N, feeds)'])
         for i, node in enumerate(self.topo):
             if node.op is None:
+                if pure and node.name is not None:
+                    lines.append(f'    n{i} = feeds[{node.name!r}]')
+                    continue
                 if node.name is not None:
                     lines.append(f'    feed(N[{i}], feeds)')
                 lines.append(f'    n{i} = N[{i}].data')
             else:
                 args = [f'n{self.index[id(p)]}' for p in node.parents]
-                lines.append(f'    n{i} = N[{i}].data = '
+                store = '' if pure else f'N[{i}].data = '
+                lines.append(f'    n{i} = {store}'
                              + self._call(node.op.forward, node, args))
         return '\n'.join(lines)
 
-    def _backward_source(self):
-        lines = ['def backward(seed):']
+    def _backward_source(self, pure=False):
+        """backward(seed) storing the leaves' gradients; or, pure, the second
+        half of step(), returning (root data, gradients of self.leaves)."""
+        lines = [] if pure else ['def backward(seed):']
         last = len(self.topo) - 1
         lines.append(f'    g{last} = seed')
         state = {last: 'shared'}        # gradient variable: 'shared' | 'owned'
         loaded = set()
 
         def data(i):
+            if pure:
+                return f'n{i}'
             if i not in loaded:
                 loaded.add(i)
                 lines.append(f'    d{i} = N[{i}].data')
@@ -130,12 +146,18 @@ class Plan:
                     lines.append(f'    g{j} += {t}')
             if i != last:
                 lines.append(f'    del g{i}')      # free it now
+        grads = []
         for i, node in enumerate(self.topo):
             if node.op is None and node.requires_grad:
                 value = (f'g{i}' if i in state else
                          f'xp.zeros({data(i)}.shape, dtype={data(i)}.dtype)')
-                lines.append(f'    N[{i}].grad = {value}')
-        lines.append(f'    N[{last}].grad = seed')
+                grads.append(value)
+                if not pure:
+                    lines.append(f'    N[{i}].grad = {value}')
+        if pure:
+            lines.append(f'    return n{last}, ({"".join(g + ", " for g in grads)})')
+        else:
+            lines.append(f'    N[{last}].grad = seed')
         return '\n'.join(lines)
 
 

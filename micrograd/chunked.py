@@ -1,0 +1,180 @@
+"""Row-chunked execution: a loss that is a sum or mean over the rows of its
+data, computed a chunk of rows at a time, on a thread pool.
+
+    loss = pinball(model(x), y, quantiles)        # x: Value(shape=(None, 100))
+    micrograd.chunked(loss, rows=32768, workers=2)
+    loss.forward(x=X, y=Y)                        # forward and backward, chunked
+    loss.backward()                               # (already done: a no-op)
+
+Each chunk runs the compiled graph (see compile.py) on its rows in local
+variables; the chunks' parameter gradients are added up. For a mean, chunk c
+of n_c rows is weighted n_c / N. The result is the whole-batch gradient (up
+to the order of floating-point additions), while every temporary array has
+`rows` rows instead of N: memory is bounded by the chunk, and the arrays stay
+in cache. NumPy releases the GIL in its kernels, so threads run in parallel.
+
+Only graphs whose rows stay apart until the final reduction are accepted:
+elementwise ops, `x @ W`, reductions and reshapes that keep the batch axis,
+and as the root a sum or mean over the batch axis. Anything that mixes rows
+before that (batch normalisation, a sum over the batch axis in the middle,
+indexing rows) is refused with an error naming the op.
+"""
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+from .compile import Plan
+from .engine import Value, _check_feeds, _feed
+
+ROWWISE = {'add', 'sub', 'mul', 'div', 'pow', 'neg', 'exp', 'log', 'log1p',
+           'expm1', 'sqrt', 'tanh', 'sigmoid', 'relu', 'abs', 'sin', 'cos',
+           'arctanh', 'arcsin', 'arcsinh', 'maximum', 'minimum', 'where',
+           'clip', 'greater', 'greater_equal', 'less', 'less_equal',
+           'stop_gradient'}
+ALONG_AXES = {'sum', 'mean', 'max', 'min', 'logsumexp', 'softmax',
+              'log_softmax', 'expand_dims', 'squeeze'}
+
+
+def _keeps_rows(node: Value, batch: set) -> bool:
+    """Does `node` keep each row of its batch inputs apart, on axis 0?"""
+    name, meta = node.op.name, node.meta
+    rows = [p for p in node.parents if id(p) in batch]
+    others = [p for p in node.parents if id(p) not in batch]
+    if name in ROWWISE:
+        return all(p.ndim == node.ndim for p in rows) and all(
+            p.ndim < node.ndim or p.shape[0] == 1 for p in others)
+    if name == 'matmul':                  # rows of x times a weight matrix
+        x, w = node.parents
+        return id(x) in batch and x.ndim == 2 and id(w) not in batch
+    if name in ALONG_AXES:
+        return 0 not in meta.get('axis', meta.get('axes', ()))
+    if name == 'transpose':
+        return meta['axes'][0] == 0
+    if name == 'reshape':
+        parent = node.parents[0]
+        return meta['shape'][0] == -1 and math.prod(meta['shape'][1:]) == \
+            math.prod(parent.shape[1:])
+    return False
+
+
+def batch_analysis(root: Value):
+    """The batch placeholders' names and 'sum' or 'mean' (the root), or a
+    ValueError naming the op that mixes rows."""
+    batch, names = set(), []
+    for node in root.topo():
+        if node.op is None:
+            if node.placeholder and node.placeholder[0] is None:
+                batch.add(id(node))
+                names.append(node.name)
+            continue
+        if not any(id(p) in batch for p in node.parents):
+            continue
+        if node is root:
+            break
+        if not _keeps_rows(node, batch):
+            shapes = ' and '.join(str(p.shape) for p in node.parents)
+            raise ValueError(
+                f"chunked: '{node.op.name}' on shapes {shapes} mixes rows of "
+                'the batch before the final reduction; chunking would change '
+                'the result')
+        batch.add(id(node))
+    if not names:
+        raise ValueError('chunked: the graph has no placeholder with a '
+                         "leading None (batch) dimension, e.g. "
+                         "Value(shape=(None, 100), name='x')")
+    if (root.op is None or root.op.name not in ('sum', 'mean') or
+            0 not in root.meta['axis'] or id(root.parents[0]) not in batch):
+        raise ValueError('chunked: the root must be a sum or mean over the '
+                         f"batch axis (axis 0); it is "
+                         f"'{root.op.name if root.op else 'a leaf'}'")
+    return names, root.op.name
+
+
+class ChunkedPlan:
+    """forward(feeds) runs forward and backward chunk by chunk."""
+
+    def __init__(self, root: Value, rows: int, workers: int):
+        if not isinstance(rows, int) or rows < 1 or workers < 1:
+            raise ValueError('chunked: rows and workers must be positive ints')
+        self.batch_names, self.kind = batch_analysis(root)
+        self.root, self.rows, self.workers = root, rows, workers
+        self.plan = Plan(root)
+        self.topo = self.plan.topo
+        self.named = [n for n in self.topo if n.op is None and n.name]
+
+    def forward(self, feeds):
+        _check_feeds(self.topo, feeds)
+        for node in self.named:
+            _feed(node, feeds)                     # checks shapes, casts
+        full = {n.name: n.data for n in self.named}
+        sizes = {full[name].shape[0] for name in self.batch_names}
+        if len(sizes) != 1:
+            raise ValueError('chunked: the batch placeholders have different '
+                             f'numbers of rows: {sorted(sizes)}')
+        total = sizes.pop()
+        bounds = [(a, min(a + self.rows, total))
+                  for a in range(0, max(total, 1), self.rows)]
+        root, bk = self.root, self.root.bk
+        shape, dtype = root.data.shape, root.data.dtype
+
+        def run_chunk(bound):
+            a, b = bound
+            chunk = dict(full)
+            for name in self.batch_names:
+                chunk[name] = full[name][a:b]
+            scale = (b - a) / total if self.kind == 'mean' else 1.0
+            loss, grads = self.plan.step(chunk, bk.full(shape, scale,
+                                                        dtype=dtype))
+            return loss * scale, grads
+
+        with _one_blas_thread(self.workers):
+            if self.workers == 1 or len(bounds) == 1:
+                results = [run_chunk(b) for b in bounds]
+            else:
+                with ThreadPoolExecutor(self.workers) as pool:
+                    results = list(pool.map(run_chunk, bounds))
+        loss, grads = results[0]
+        grads = list(grads)
+        for chunk_loss, chunk_grads in results[1:]:
+            loss = loss + chunk_loss
+            grads = [g + h for g, h in zip(grads, chunk_grads)]
+        for node in self.topo:
+            node.grad = None
+        for leaf, g in zip(self.plan.leaves, grads):
+            leaf.grad = g
+        root.data = loss
+        root.grad = bk.ones(shape, dtype=dtype)
+
+    def backward(self, grad=None):
+        if grad is not None:
+            raise ValueError('chunked: backward() takes no gradient; the '
+                             'loss itself is differentiated in forward()')
+
+
+class _one_blas_thread:
+    """With several workers, BLAS at one thread each (threadpoolctl, when
+    installed; otherwise set OPENBLAS_NUM_THREADS=1 yourself)."""
+
+    def __init__(self, workers):
+        self.limit = None
+        if workers > 1:
+            try:
+                from threadpoolctl import threadpool_limits
+                self.limit = threadpool_limits(1)
+            except ImportError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.limit is not None:
+            self.limit.restore_original_limits()
+
+
+def chunked(root: Value, rows: int = 32768, workers: int = 2) -> Value:
+    """Make `root.forward(**feeds)` compute the loss and its gradients
+    `rows` rows at a time on `workers` threads; returns root."""
+    root._plan = ChunkedPlan(root, rows, workers)
+    return root

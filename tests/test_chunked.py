@@ -1,0 +1,91 @@
+"""Row-chunked execution: the same loss and gradients as the whole batch,
+and unsafe graphs refused."""
+import numpy as np
+import pytest
+
+import micrograd as mg
+from micrograd import Value, losses, nn
+
+QUANTILES = np.linspace(0.1, 0.9, 9)
+
+
+def pinball_model(seed=0):
+    model = nn.TensorMLP(5, [8, 9], rng=seed)
+    x = Value(shape=(None, 5), name='x', requires_grad=False)
+    y = Value(shape=(None,), name='y', requires_grad=False)
+    return model, losses.pinball(model(x), y, QUANTILES)
+
+
+@pytest.mark.parametrize('rows,workers', [(1000, 2), (333, 1), (50_000, 2),
+                                          (4096, 3)])
+def test_chunked_equals_whole_batch(rows, workers):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((10_007, 5)), rng.standard_normal(10_007)
+    whole_model, whole = pinball_model()
+    model, loss = pinball_model()
+    mg.chunked(loss, rows=rows, workers=workers)
+    for step in range(2):                       # a second, re-fed step too
+        whole.forward(x=X, y=y)
+        whole.backward()
+        loss.forward(x=X, y=y)
+        loss.backward()
+        np.testing.assert_allclose(loss.data, whole.data, rtol=1e-12)
+        for p, q in zip(model.parameters(), whole_model.parameters()):
+            np.testing.assert_allclose(p.grad, q.grad, rtol=1e-6, atol=1e-15)
+            p.data -= 0.1 * p.grad
+            q.data -= 0.1 * q.grad
+        X, y = X[:5000] * 2, y[:5000]           # a different batch size
+
+
+def test_chunked_sum_and_extra_non_batch_placeholders():
+    rng = np.random.default_rng(1)
+    x = Value(shape=(None, 3), name='x', requires_grad=False)
+    scale = Value(shape=(3,), name='scale', requires_grad=False)
+    w = Value(rng.standard_normal((3, 2)))
+    loss = ((x * scale) @ w).tanh().sum(axis=(0, 1))
+    ref_w = Value(w.data)
+    ref = ((x * scale) @ ref_w).tanh().sum()
+    feeds = dict(x=rng.standard_normal((101, 3)), scale=np.arange(3.0))
+    ref.forward(**feeds)
+    ref.backward()
+    mg.chunked(loss, rows=10)
+    loss.forward(**feeds)
+    loss.backward()
+    np.testing.assert_allclose(loss.data, ref.data)
+    np.testing.assert_allclose(w.grad, ref_w.grad, rtol=1e-10)
+
+
+def unsafe_graphs():
+    x = Value(shape=(None, 3), name='x', requires_grad=False)
+    w = Value(np.ones((3, 2)))
+    h = x @ w
+    yield 'batch norm', ((h - h.mean(axis=0)) ** 2).mean(), 'mean'
+    yield 'sum over rows in the middle', (h.sum(axis=0) * h).mean(), 'sum'
+    yield 'softmax over rows', mg.softmax(h, axis=0).mean(), 'softmax'
+    yield 'indexing rows', h[:5].mean(), 'getitem'
+    yield 'root not a row reduction', h.mean(axis=1) * 2, 'root'
+    yield 'rows on the right of matmul', (w.T @ x.T).mean(), 'transpose'
+
+
+@pytest.mark.parametrize('label,loss,op', list(unsafe_graphs()),
+                         ids=[g[0] for g in unsafe_graphs()])
+def test_graphs_that_mix_rows_are_refused(label, loss, op):
+    match = 'root must be a sum or mean' if op == 'root' else f"'{op}'"
+    with pytest.raises(ValueError, match=match):
+        mg.chunked(loss)
+
+
+def test_chunked_errors():
+    w = Value(np.ones(3))
+    with pytest.raises(ValueError, match='no placeholder with a leading None'):
+        mg.chunked((w * 2).sum())
+    x = Value(shape=(None, 3), name='x', requires_grad=False)
+    y = Value(shape=(None,), name='y', requires_grad=False)
+    loss = mg.chunked(((x @ w) - y).mean(), rows=4)
+    with pytest.raises(ValueError, match=r'different numbers of rows: \[4, 5\]'):
+        loss.forward(x=np.ones((5, 3)), y=np.ones(4))
+    loss.forward(x=np.ones((5, 3)), y=np.ones(5))
+    with pytest.raises(ValueError, match='takes no gradient'):
+        loss.backward(np.ones(()))
+    with pytest.raises(ValueError, match='positive'):
+        mg.chunked(loss, rows=0)
