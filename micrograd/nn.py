@@ -50,6 +50,17 @@ class Module:
                                  f'{tuple(array.shape)}, parameter has {p.shape}')
             p.data = array
 
+    def L2_norm(self) -> float:
+        """sum_p sum(p**2) over the parameters: the squared L2 norm, under
+        the original micrograd's name."""
+        return float(sum(float(p.bk.sum(p.data * p.data))
+                         for p in self.parameters()))
+
+    def grad_L2_norm(self) -> float:
+        """sum_p sum(p.grad**2) over the parameters that have a gradient."""
+        return float(sum(float(p.bk.sum(p.grad * p.grad))
+                         for p in self.parameters() if p.grad is not None))
+
     def __call__(self, x):
         return self.forward(x)
 

@@ -18,22 +18,43 @@ from .engine import Value
 
 
 def _check_wrt(name: str, wrt) -> list:
-    wrt = list(wrt)
-    for v in wrt:
+    """wrt as a list of distinct leaf Values (what a step can move)."""
+    if isinstance(wrt, Value):
+        raise TypeError(f'{name}: wrt must be a list of Values, got one '
+                        'Value: write wrt=[v]')
+    try:
+        wrt = list(wrt)
+    except TypeError:
+        raise TypeError(f'{name}: wrt must be a list of Values, got '
+                        f'{type(wrt).__name__}') from None
+    seen = set()
+    for j, v in enumerate(wrt):
         if not isinstance(v, Value):
             raise TypeError(f'{name}: wrt must hold Values, got '
-                            f'{type(v).__name__}')
+                            f'{type(v).__name__} at wrt[{j}]')
+        if v.op is not None:
+            raise ValueError(f'{name}: wrt[{j}] is the output of '
+                             f"'{v.op.name}', not a leaf: its data is "
+                             'recomputed by forward(), so a step would be '
+                             'lost')
+        if id(v) in seen:
+            raise ValueError(f'{name}: wrt[{j}] is listed twice; a step '
+                             'would move it twice')
+        seen.add(id(v))
     return wrt
 
 
 def _check_number(name: str, arg: str, value, optional=False, below=None):
+    """value, if a non-negative number (below `below`); else an error that
+    names the optimiser and the argument."""
     if value is None and optional:
         return None
-    if (not isinstance(value, Number) or not value >= 0 or
-            (below is not None and not value < below)):
+    if not isinstance(value, Number) or isinstance(value, bool):
+        raise TypeError(f'{name}: {arg} must be a number, got {value!r}')
+    if not value >= 0 or (below is not None and not value < below):
         limit = f' and below {below}' if below is not None else ''
-        raise ValueError(f'{name}: {arg} must be a non-negative number'
-                         f'{limit}, got {value!r}')
+        raise ValueError(f'{name}: {arg} must be non-negative{limit}, '
+                         f'got {value!r}')
     return value
 
 
@@ -51,6 +72,9 @@ class Optimiser:
         self.name = name
         self.wrt = _check_wrt(name, wrt)
         if not hasattr(learning_rate, '__next__'):
+            if learning_rate is None:
+                raise TypeError(f'{name}: learning_rate is required (a '
+                                'number or a generator of numbers)')
             _check_number(name, 'learning_rate', learning_rate)
         self.learning_rate = learning_rate
         self.weight_decay = _check_number(name, 'weight_decay', weight_decay)
@@ -61,9 +85,14 @@ class Optimiser:
 
     def step(self) -> None:
         """One update of every parameter, from its current `.grad`."""
-        rate = (next(self.learning_rate)
-                if hasattr(self.learning_rate, '__next__')
-                else self.learning_rate)
+        rate = self.learning_rate
+        if hasattr(rate, '__next__'):
+            try:
+                rate = next(rate)
+            except StopIteration:
+                raise ValueError(f'{self.name}: the learning_rate generator '
+                                 f'is exhausted after {self.num_steps} '
+                                 'steps') from None
         lr = _check_number(self.name, 'learning_rate', rate)
         self.num_steps += 1
         for j, p in enumerate(self.wrt):
@@ -100,7 +129,8 @@ class Optimiser:
 
 
 class SGD(Optimiser):
-    """Stochastic gradient descent:
+    """Stochastic gradient descent, SGD(wrt, learning_rate, momentum=None),
+    for each parameter w with gradient `grad`:
 
         g = grad + weight_decay * w
         velocity = momentum * velocity + g
@@ -191,10 +221,17 @@ class AdamW(Adam):
 
 class ADAM(Adam):
     """The original micrograd's Adam: ADAM(wrt, learning_rate, beta1, beta2,
-    eps_adam), e.g. learning_rate=.001, beta1=.9, beta2=.999, eps_adam=1e-8."""
+    eps_adam), e.g. learning_rate=.001, beta1=.9, beta2=.999, eps_adam=1e-8.
+    At step t, for each parameter w with gradient g:
+
+        m = beta1 m + (1 - beta1) g,   v = beta2 v + (1 - beta2) g**2
+        w = w - learning_rate * m_hat / (sqrt(v_hat) + eps_adam)
+        m_hat = m / (1 - beta1**t),    v_hat = v / (1 - beta2**t)
+    """
 
     def __init__(self, wrt=(), learning_rate=None, beta1=None, beta2=None,
                  eps_adam=None):
+        _check_number('ADAM', 'eps_adam', eps_adam)    # named as given
         super().__init__(wrt, learning_rate, beta1, beta2, eps_adam,
                          name='ADAM')
         self.eps_adam = eps_adam

@@ -40,6 +40,28 @@ def test_readme_placeholder_example():
     assert allclose(b.grad, [5, 4])
 
 
+def test_placeholder_alone_is_its_own_root():
+    a = Value(shape=(2,), name='a')
+    a.forward(a=array([2, 3]))
+    a.backward()
+    assert allclose(a.data, [2, 3]) and allclose(a.grad, [1, 1])
+
+
+def test_vector_exp_and_tanh():
+    a = Value(shape=(2,), name='a')
+    d = (a * 2).exp()
+    d.forward(a=array([1, 2]))
+    d.backward()
+    assert allclose(d.data, [7.38905, 54.59815])
+    assert allclose(a.grad, [14.77811, 109.1963])
+    k = a.tanh()
+    k.forward(a=array([0, 2]))
+    k.backward()
+    assert allclose(k.data, [0, 0.96402758])
+    assert allclose(a.grad, [1, 0.07065082])
+    assert allclose(k.grad, [1, 1])
+
+
 def test_placeholder_sanity_and_refeed():
     a = Value(shape=(2,), name='a')
     b = Value(shape=(2,), name='b')
@@ -118,6 +140,26 @@ def test_unary_ops_on_0d_placeholders():
         assert isclose(d.data, value) and isclose(a.grad, grad)
 
 
+@pytest.mark.filterwarnings('ignore::RuntimeWarning')
+def test_0d_domain_edges():
+    a = Value(shape=(), name='a')
+    k = (a * 2).arctanh()
+    k.forward(a=.5)
+    k.backward()
+    assert k.data == inf and a.grad == inf
+    k.forward(a=.75)
+    k.backward()
+    assert np.isnan(k.data) and np.isnan(a.grad)
+    k = a.arcsin()
+    k.forward(a=-1 / 2 ** .5)
+    k.backward()
+    assert isclose(k.data, -pi / 4) and isclose(a.grad, 2 ** .5)
+    k = a.log()
+    k.forward(a=-1.0)
+    k.backward()
+    assert np.isnan(k.data) and np.isnan(a.grad)
+
+
 def test_transpose_property_T():
     f = Value(shape=(2, 1), name='f')
     g = f.T ** 2
@@ -153,6 +195,7 @@ def test_sum_axes(axis, shift, data, grad):
     ((0, 2), 6, [[[0, 0, 0], [1, 1, 1]], [[0, 0, 0], [1, 1, 1]]]),
     ((0, -1), 6, [[[0, 0, 0], [1, 1, 1]], [[0, 0, 0], [1, 1, 1]]]),
     (0, 5, [[[0, 0, 1], [1, 1, 1]], [[0, 0, 1], [1, 1, 1]]]),
+    (-3, 5, [[[0, 0, 1], [1, 1, 1]], [[0, 0, 1], [1, 1, 1]]]),
     (None, 6, 1),
     (None, 7, 0)])
 def test_mean_axes(axis, shift, grad):
@@ -202,6 +245,21 @@ def test_tensordot_scalars_and_inner_product():
     assert c.data == 18 ** 2
     c.backward()
     assert allclose(a.grad, [108, 144]) and allclose(b.grad, [72, 108])
+
+
+def test_tensordot_of_an_expression_with_a_scalar():
+    f = Value(array([[2, 3], [4, 5]]))
+    b = Value(5)
+    g = tensordot(f - 2, b, 0)
+    g.backward()
+    assert allclose(g.data, [[0, 5], [10, 15]])
+    assert isclose(b.grad, 6) and allclose(f.grad, 5)
+
+
+def test_tensordot_takes_the_original_axes_keyword():
+    a = Value(np.ones((2, 3, 4)))
+    b = Value(np.ones((4, 3, 5)))
+    assert tensordot(a, b, axes=2).shape == (2, 5)
 
 
 def test_scalar_chain():
@@ -288,3 +346,148 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
             exec(compile(block, 'README.md', 'exec'), {})
         ran += 1
     assert ran >= 8
+
+
+# ---- the original's demos, in miniature: their code runs unchanged -------
+
+def two_blobs(n=40, seed=0):
+    """Two separable point clouds in 2-D, labels -1 and 1 (int64)."""
+    rng = np.random.default_rng(seed)
+    y = np.where(np.arange(n) % 2 == 0, -1, 1)
+    X = rng.normal(size=(n, 2)) * 0.4 + y[:, None] * np.array([1.0, -0.5])
+    return X, y
+
+
+def test_original_vector_demo_program():
+    X, y = two_blobs()
+    np.random.seed(1337)
+    batch_size = len(X)
+    nn_x = Value(shape=(batch_size, 2), name='x')
+    nn_y = Value(shape=(batch_size,), name='y')
+    m1 = Value(np.random.uniform(-1, 1, (2, 16)))
+    b1 = Value(np.zeros(16))
+    m2 = Value(np.random.uniform(-1, 1, (16,)))
+    b2 = Value(0)
+    y_pred = (nn_x @ m1 + b1).relu() @ m2 + b2
+    loss = (1 - nn_y * y_pred).relu().mean()
+    total_loss = loss + 1e-4 * ((m1 ** 2).sum() + (b1 ** 2).sum() +
+                                (m2 ** 2).sum() + (b2 ** 2).sum())
+
+    def learning_rate_schedule(start, decrement):
+        r = start
+        while r >= 0:
+            yield r
+            r -= decrement
+
+    optimiser = SGD(wrt=[m1, b1, m2, b2],
+                    learning_rate=learning_rate_schedule(start=1,
+                                                         decrement=.9 / 30))
+    total_loss.forward(x=X, y=y)
+    first = float(total_loss.data)
+    for k in range(30):
+        total_loss.forward(x=X, y=y)
+        total_loss.backward()
+        optimiser.step()
+        line = f'step {k} loss {total_loss.data:.6f}'
+    assert line.startswith('step 29 loss ')
+    total_loss.forward(x=X, y=y)
+    acc = ((y_pred.data > 0) == (nn_y.data > 0)).astype(int).mean()
+    assert float(total_loss.data) < 0.5 * first and acc >= 0.9
+    scores = (Value(X) @ m1 + b1).relu() @ m2 + b2    # eager, no forward()
+    assert np.array_equal(scores.data > 0, y_pred.data > 0)
+
+
+def test_original_scalar_demo_program():
+    X, y = two_blobs(n=16)
+    np.random.seed(1337)
+    model = MLP(2, [8, 1])
+    assert len(model.parameters()) == 2 * 8 + 8 + 8 + 1
+
+    def loss():
+        inputs = [list(map(Value, xrow)) for xrow in X]
+        scores = list(map(model, inputs))
+        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores)]
+        data_loss = sum(losses) * (1.0 / len(losses))
+        reg_loss = 1e-4 * sum((p * p for p in model.parameters()))
+        accuracy = [(yi > 0) == (scorei.data > 0)
+                    for yi, scorei in zip(y, scores)]
+        return data_loss + reg_loss, sum(accuracy) / len(accuracy)
+
+    first, _ = loss()
+    for k in range(20):
+        total_loss, acc = loss()
+        total_loss.backward()
+        learning_rate = 1.0 - 0.9 * k / 20
+        for p in model.parameters():
+            p.data -= learning_rate * p.grad
+    total_loss, acc = loss()
+    assert float(total_loss.data) < 0.5 * float(first.data) and acc >= 0.9
+    for layer in model.layers:
+        expected = sum(float(p.data) ** 2 for p in layer.parameters())
+        assert isclose(layer.L2_norm(), expected)
+        assert isclose(layer.grad_L2_norm(),
+                       sum(float(p.grad) ** 2 for p in layer.parameters()))
+
+
+def test_original_trace_graph_walk():
+    """The original trace_graph notebook walks the graph with `_prev` and
+    labels op nodes with `_op`."""
+    def trace(root):
+        nodes, edges = set(), set()
+
+        def build(v):
+            if v not in nodes:
+                nodes.add(v)
+                for child in v._prev:
+                    edges.add((child, v))
+                    build(child)
+        build(root)
+        return nodes, edges
+
+    x = [Value(1.0), Value(-2.0)]
+    w = [Value(0.5), Value(-0.25)]
+    y = (w[0] * x[0] + w[1] * x[1]).relu()
+    y.backward()
+    nodes, edges = trace(y)
+    assert nodes == set(y.topo())
+    assert len(edges) == sum(len(n.parents) for n in nodes)
+    assert sorted(n._op for n in nodes if n._op) == ['add', 'mul', 'mul',
+                                                     'relu']
+    assert all(n._op == '' for n in x + w)
+    labels = ['{ data %.4f | grad %.4f }' % (n.data, n.grad) for n in x]
+    assert labels == ['{ data 1.0000 | grad 0.5000 }',
+                      '{ data -2.0000 | grad -0.2500 }']
+
+
+FLOAT32_TRAINING = r'''
+import numpy as np
+from micrograd import Value
+from micrograd.nn import MLP
+from micrograd.optim import ADAM, SGD
+np.random.seed(0)
+model = MLP(3, [4, 1])
+out = model([2.0, 3, np.float64(-1.0)])         # Python and NumPy numbers
+loss = (out - 1) ** 2
+loss.backward()
+params = model.parameters()
+assert {p.data.dtype for p in params} == {np.dtype('float32')}
+assert {p.grad.dtype for p in params} == {np.dtype('float32')}
+SGD(params, learning_rate=0.1, momentum=0.9).step()
+ADAM(params, learning_rate=0.01, beta1=0.9, beta2=0.999, eps_adam=1e-8).step()
+assert {p.data.dtype for p in params} == {np.dtype('float32')}
+p = Value(shape=(2,), name='p')
+q = (p ** 2 / 3 + np.ones(2)).sum()
+q.forward(p=np.array([1, 2]))                  # an int feed: cast
+q.backward()
+assert p.data.dtype == q.data.dtype == p.grad.dtype == np.float32
+assert Value(3).dtype == np.float32
+print('ok')
+'''
+
+
+def test_float32_scalar_model_and_optimisers():
+    env = dict(os.environ, DTYPE='float32')
+    out = subprocess.run([sys.executable, '-c', FLOAT32_TRAINING], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == 'ok'

@@ -3,6 +3,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import micrograd as mg
 from micrograd import Value
@@ -36,7 +38,8 @@ def test_backward_with_upstream_gradient():
     u = np.array([0.5, -1.0, 2.0])
     (x * x).backward(u)
     np.testing.assert_allclose(x.grad, 2 * x.data * u)
-    with pytest.raises(ValueError, match=r'backward: gradient has shape \(2,\)'):
+    with pytest.raises(ValueError,
+                       match=r'backward: gradient has shape \(2,\)'):
         (x * x).backward(np.ones(2))
 
 
@@ -55,10 +58,13 @@ def test_requires_grad_false_gets_no_gradient():
 def test_stop_gradient_and_detach(cut):
     x = Value(np.array([1.0, 2.0]))
     s = cut(x * 3)
-    y = (s * x).sum()
+    s2 = (s * 2).exp()                 # depends on x only through the cut
+    y = (s2 * x).sum()
     y.backward()
     assert s.grad is None and not s.requires_grad
-    np.testing.assert_allclose(x.grad, s.data)     # only the direct path
+    assert s2.grad is None and not s2.requires_grad
+    np.testing.assert_allclose(x.grad, s2.data)    # only the direct path
+    np.testing.assert_allclose(s.data, x.data * 3)
 
 
 def test_python_numbers_get_no_gradient_buffer():
@@ -98,13 +104,18 @@ def test_chain_of_100000_ops():
         y = y * 1.0001 + 0.0001          # two ops per round
     loss = y.sum()
     t1 = time.perf_counter()
+    x.data = x.data * 2                  # forward() must see the new data
     loss.forward()
-    loss.backward()
     t2 = time.perf_counter()
+    loss.backward()
+    t3 = time.perf_counter()
     assert len(loss.topo()) > 100_000
-    np.testing.assert_allclose(x.grad, 1.0001 ** 50_000)
-    print(f'\n100,000-op chain: build {t1 - t0:.2f} s, '
-          f'forward + backward {t2 - t1:.2f} s')
+    a = 1.0001 ** 50_000                 # y = a x + c, c = 1e-4 sum_k 1.0001^k
+    c = 1e-4 * (a - 1) / 0.0001
+    np.testing.assert_allclose(loss.data, np.sum(a * x.data + c))
+    np.testing.assert_allclose(x.grad, a)
+    print(f'\n100,000-op chain: build {t1 - t0:.2f} s, forward '
+          f'{t2 - t1:.2f} s, backward {t3 - t2:.2f} s')
 
 
 def test_toposort_is_deterministic_and_parents_first():
@@ -119,6 +130,24 @@ def test_toposort_is_deterministic_and_parents_first():
     assert order[-1] is d and len(order) == len({id(n) for n in order})
 
 
+def test_graph_walk_is_the_same_for_every_build():
+    """The order depends on how the graph is built, never on ids or hashes:
+    two builds of the same program walk their nodes in the same order."""
+    def build():
+        x = Value(np.ones(3), name='x')
+        w = Value(np.ones(3), name='w')
+        a, b = x * w, x + w
+        return ((a * b).tanh() + a.exp() - b).sum()
+
+    def op_names(root):
+        return [n.op.name if n.op else n.name or 'constant'
+                for n in root.topo()]
+
+    first = op_names(build())
+    assert all(op_names(build()) == first for _ in range(5))
+    assert first[:3] == ['x', 'w', 'mul'] and first[-1] == 'sum'
+
+
 def test_fan_out_and_diamond_accumulate():
     x = Value(np.array([2.0]))
     a, b = x * 3, x * x
@@ -128,19 +157,119 @@ def test_fan_out_and_diamond_accumulate():
     np.testing.assert_allclose(x.grad, [39.0])
 
 
-def test_accumulation_never_writes_into_shared_or_readonly_arrays():
-    g = np.ones((3, 4))
-    x = Value(np.ones(4))
-    y = mg.broadcast_to(x, (3, 4))
-    z = (y + y + y).sum()            # add hands the same g to both parents
-    z.backward(None)
-    np.testing.assert_allclose(x.grad, [9, 9, 9, 9])
-    np.testing.assert_allclose(y.grad, np.full((3, 4), 3.0))
-    s = Value(np.ones(3))
-    t = s.sum() * 2 + s.sum() * 3
+def test_a_seed_array_shared_by_two_edges_is_never_written():
+    # add hands its upstream gradient, here the caller's own array `u`, to
+    # both parents by assignment; `a` then gets a second contribution, which
+    # must not be added into `u` in place (that would also change b.grad)
+    rng = np.random.default_rng(3)
+    xd = rng.standard_normal((3, 4))
+    u = rng.standard_normal((3, 4))
+    u_before = u.copy()
+    x = Value(xd)
+    a, b = x.tanh(), x * x
+    root = (a + b) + a
+    root.backward(u)
+    np.testing.assert_array_equal(u, u_before)
+    np.testing.assert_allclose(b.grad, u)
+    np.testing.assert_allclose(a.grad, 2 * u)
+    np.testing.assert_allclose(x.grad, 2 * u * (1 - np.tanh(xd) ** 2) +
+                               u * 2 * xd)
+    u.flags.writeable = False        # a write into it would now raise
+    root.backward(u)
+    np.testing.assert_allclose(a.grad, 2 * u)
+
+
+def test_read_only_broadcast_gradients_accumulate_functionally():
+    x = Value(np.ones(3))
+    x.sum().backward()
+    assert not x.grad.flags.writeable    # the premise: a broadcast view
+    # three contributions, each such a view: assign, add, add again
+    t = x.sum() * 2 + x.sum() * 3 + x.sum() * 4
     t.backward()
-    np.testing.assert_allclose(s.grad, [5, 5, 5])
-    assert np.all(g == 1)
+    np.testing.assert_allclose(x.grad, [9, 9, 9])
+    t.backward()
+    np.testing.assert_allclose(x.grad, [9, 9, 9])
+
+
+def test_fan_out_of_broadcast_to_and_add():
+    x = Value(np.array([1.0, 2.0, 3.0, 4.0]))
+    y = mg.broadcast_to(x, (3, 4))
+    z = (y + y + y * x).sum()        # add gives the same g to both parents
+    z.backward()
+    np.testing.assert_allclose(y.grad, np.broadcast_to(2 + x.data, (3, 4)))
+    np.testing.assert_allclose(x.grad, 3 * (2 + x.data) + 3 * x.data)
+
+
+# ---- random graphs with fan-out, checked by central differences ----------
+
+SHAPES = [(3, 4), (4,), (3, 1), (1, 4), ()]
+
+
+def random_graph(rng, n_leaves, n_ops):
+    """Leaves of broadcast-compatible shapes, then ops on randomly picked
+    earlier nodes (so nodes fan out), then a weighted sum of the last few
+    nodes and one random node, so that many nodes reach the root."""
+    leaves = [Value(rng.uniform(-1, 1, SHAPES[rng.integers(len(SHAPES))]))
+              for _ in range(n_leaves)]
+    nodes = list(leaves)
+    for _ in range(n_ops):
+        a = nodes[rng.integers(len(nodes))]
+        b = nodes[rng.integers(len(nodes))]
+        kind = rng.integers(7)
+        if kind == 0:
+            node = a + b
+        elif kind == 1:
+            node = a * b
+        elif kind == 2:
+            node = a - b
+        elif kind == 3:
+            node = mg.broadcast_to(a, (3, 4))
+        elif kind == 4:
+            node = (a * 0.5 + b).tanh()
+        elif kind == 5 and a.ndim == 2:
+            node = a.sum(axis=int(rng.integers(2)), keepdims=True)
+        else:
+            node = a / (1.5 + b.tanh())
+        nodes.append(node)
+    picked = nodes[-3:] + [nodes[rng.integers(len(nodes))]]
+    weights = [rng.standard_normal((3, 4)) for _ in picked]
+    root = sum((n * w).sum() for n, w in zip(picked, weights))
+    return leaves, root
+
+
+def central_differences(root, leaf, eps=1e-6):
+    base = leaf.data.copy()
+    grad = np.zeros_like(base)
+    for k in range(base.size):
+        for sign in (1, -1):
+            moved = base.copy()
+            moved.flat[k] += sign * eps
+            leaf.data = moved
+            grad.flat[k] += sign * float(root.forward().data) / (2 * eps)
+    leaf.data = base
+    root.forward()
+    return grad
+
+
+@settings(max_examples=60)
+@given(seed=st.integers(0, 2 ** 32 - 1), n_leaves=st.integers(1, 3),
+       n_ops=st.integers(1, 12))
+def test_random_graphs_match_central_differences(seed, n_leaves, n_ops):
+    rng = np.random.default_rng(seed)
+    leaves, root = random_graph(rng, n_leaves, n_ops)
+    before = [leaf.data.copy() for leaf in leaves]
+    root.backward()
+    in_graph = {id(n) for n in root.topo()}
+    for leaf, data in zip(leaves, before):
+        np.testing.assert_array_equal(leaf.data, data)   # inputs untouched
+        if id(leaf) not in in_graph:     # the root does not depend on it
+            assert leaf.grad is None
+            continue
+        assert leaf.grad.shape == leaf.shape
+        numeric = central_differences(root, leaf)
+        scale = max(1.0, float(np.abs(numeric).max()))
+        np.testing.assert_allclose(leaf.grad, numeric, rtol=1e-5,
+                                   atol=1e-6 * scale)
 
 
 def test_broadcast_3_1_times_3_4():
@@ -185,7 +314,8 @@ def test_numpy_functions_refuse_values():
 
 
 def test_errors_name_the_op_and_the_shapes():
-    with pytest.raises(ValueError, match=r'matmul: shapes \(3, 4\) and \(5,\) do not align'):
+    with pytest.raises(ValueError, match=r'matmul: shapes \(3, 4\) and '
+                                         r'\(5,\) do not align'):
         Value(np.ones((3, 4))) @ Value(np.ones(5))
     with pytest.raises(ValueError, match=r'add: .*\(3,\) and \(4,\)'):
         Value(np.ones(3)) + Value(np.ones(4))
@@ -199,10 +329,12 @@ def test_feed_errors():
     x = Value(shape=(2, 2), name='x')
     y = Value(shape=(2,), name='y')
     loss = (x @ y).sum()
-    with pytest.raises(ValueError, match=r"forward: feed 'x' has shape \(2, 3\), "
-                                         r'placeholder expects \(2, 2\)'):
+    with pytest.raises(ValueError, match=r"forward: feed 'x' has shape "
+                                         r'\(2, 3\), placeholder expects '
+                                         r'\(2, 2\)'):
         loss.forward(x=np.ones((2, 3)), y=np.ones(2))
-    with pytest.raises(ValueError, match=r"unknown feed name\(s\) \['z'\].*\['x', 'y'\]"):
+    with pytest.raises(ValueError, match=r"unknown feed name\(s\) \['z'\]"
+                                         r".*\['x', 'y'\]"):
         loss.forward(x=np.ones((2, 2)), y=np.ones(2), z=1)
 
 

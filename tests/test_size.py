@@ -47,6 +47,21 @@ def test_counter_on_a_known_source():
     assert sorted(code_lines(source)) == [4, 7, 8, 9]
 
 
+def test_counter_counts_strings_that_are_not_docstrings():
+    source = ('x = """one\n'
+              'two"""\n'
+              'def f():\n'
+              '    y = 1\n'
+              '    """a string after code is code"""\n'
+              '    return y\n')
+    assert sorted(code_lines(source)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_the_budget_check_can_fail():
+    source = ''.join(f'x{i} = {i}  # note\n\n' for i in range(500))
+    assert len(code_lines(source)) == 500      # not under 500
+
+
 def test_engine_is_under_500_code_lines():
     n = len(code_lines((PACKAGE / 'engine.py').read_text()))
     print(f'\nengine.py: {n} code lines')
