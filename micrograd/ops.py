@@ -136,8 +136,9 @@ def pow_forward(xp, x, y):
 
 
 def pow_backward(xp, g, out, x, y, need):
-    gx = g * y * x ** (y - 1) if need[0] else None
-    gy = g * out * xp.log(x) if need[1] else None
+    # y = 0 and z = 0 are exact zeros (not 0 * inf) at x = 0
+    gx = g * xp.where(y == 0, 0.0, y * x ** (y - 1)) if need[0] else None
+    gy = g * xp.where(out == 0, 0.0, out * xp.log(x)) if need[1] else None
     return gx, gy
 
 
@@ -749,10 +750,12 @@ def _last_axes(ndim, n):
 TENSORDOT = Op('tensordot', tensordot_forward, tensordot_backward)
 
 
-def tensordot(x, y, n=1) -> Value:
+def tensordot(x, y, axes=1) -> Value:
     """Contract x's last axis with y's first, x's next-to-last with y's
-    second, ... n pairs in all (the original micrograd's convention)."""
-    x, y = _values(x, y)
+    second, ... `axes` pairs in all (the original micrograd's convention)."""
+    x, y, n = *_values(x, y), axes
+    if not isinstance(n, int):
+        raise TypeError(f'tensordot: axes must be an int, got {n!r}')
     sx = [x.shape[a] for a in _last_axes(x.ndim, n)]
     if n < 0 or n > builtins.min(x.ndim, y.ndim) or sx != list(y.shape[:n]):
         raise ValueError(f'tensordot: shapes {x.shape} and {y.shape} do not '

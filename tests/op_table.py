@@ -241,15 +241,15 @@ def tensordot_specs(draw):
     free_x = tuple(draw(st.lists(side, max_size=2)))
     free_y = tuple(draw(st.lists(side, max_size=2)))
     k = tuple(draw(st.lists(side, min_size=n, max_size=n)))
-    return {'shapes': (free_x + k[::-1], k + free_y), 'n': n}
+    return {'shapes': (free_x + k[::-1], k + free_y), 'axes': n}
 
 
-TENSORDOT_EXAMPLES = (shapes_spec((2,), (3,), n=0), shapes_spec((), (2,), n=0),
-                      shapes_spec((2, 3), (3, 4), n=1),
-                      shapes_spec((3,), (3,), n=1),
-                      shapes_spec((2, 4, 3), (3, 4, 5), n=2),
-                      shapes_spec((4, 3), (3, 4), n=2),
-                      shapes_spec((2, 1), (1, 2), n=1))
+TENSORDOT_EXAMPLES = (shapes_spec((2,), (3,), axes=0), shapes_spec((), (2,), axes=0),
+                      shapes_spec((2, 3), (3, 4), axes=1),
+                      shapes_spec((3,), (3,), axes=1),
+                      shapes_spec((2, 4, 3), (3, 4, 5), axes=2),
+                      shapes_spec((4, 3), (3, 4), axes=2),
+                      shapes_spec((2, 1), (1, 2), axes=1))
 
 EINSUM_SUBSCRIPTS = (
     'ij,jk->ik', 'ij,jk', 'i,i->', 'i,j->ij', 'ij->ji', 'ij->', 'i->',
@@ -875,14 +875,15 @@ add_row('x @ y', operator.matmul, ['matmul'], specs=MATMUL_SPECS,
         uses=['__matmul__'])
 
 
-def torch_tensordot(T, x, y, n):
+def torch_tensordot(T, x, y, axes):
+    n = axes
     if n == 0:
         return T.tensordot(x, y, dims=0)
     return T.tensordot(x, y, dims=(list(range(x.ndim - 1, x.ndim - 1 - n, -1)),
                                    list(range(n))))
 
 
-add_row('tensordot(x, y, n)', mg.tensordot, ['tensordot'],
+add_row('tensordot(x, y, axes)', mg.tensordot, ['tensordot'],
         specs=tensordot_specs(), examples=TENSORDOT_EXAMPLES,
         torch=torch_tensordot)
 
