@@ -30,6 +30,8 @@ def frameworks(workload):
         names.insert(1, 'micrograd_interpreted')
     if workload == 'w3':
         names.insert(2, 'micrograd_rebuild')
+    if workload == 'w1':
+        names.insert(1, 'micrograd_whole')
     if importlib.util.find_spec('torch'):
         names.append('torch')
     return names

@@ -71,7 +71,7 @@ def adam_numpy(params, grads, state, lr=0.01, b1=0.9, b2=0.999, eps=1e-8):
         p -= lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
 
 
-def w1_micrograd(X, y, steps, chunk=int(os.environ.get('CHUNK', 16384))):
+def w1_micrograd(X, y, steps, chunk=int(os.environ.get('CHUNK', 65536))):
     import micrograd
     from micrograd import Value, losses
     from micrograd.optim import Adam

@@ -113,8 +113,11 @@ class ChunkedPlan:
             raise ValueError('chunked: the batch placeholders have different '
                              f'numbers of rows: {sorted(sizes)}')
         total = sizes.pop()
-        bounds = [(a, min(a + self.rows, total))
-                  for a in range(0, max(total, 1), self.rows)]
+        # at most `rows` rows a chunk, in a multiple of `workers` equal chunks
+        count = -(-max(total, 1) // self.rows)
+        count = -(-count // self.workers) * self.workers
+        cuts = [total * k // count for k in range(count + 1)]
+        bounds = [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
         root, bk = self.root, self.root.bk
         shape, dtype = root.data.shape, root.data.dtype
 
@@ -173,7 +176,7 @@ class _one_blas_thread:
             self.limit.restore_original_limits()
 
 
-def chunked(root: Value, rows: int = 32768, workers: int = 2) -> Value:
+def chunked(root: Value, rows: int = 65536, workers: int = 2) -> Value:
     """Make `root.forward(**feeds)` compute the loss and its gradients
     `rows` rows at a time on `workers` threads; returns root."""
     root._plan = ChunkedPlan(root, rows, workers)
