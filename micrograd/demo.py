@@ -190,9 +190,8 @@ def _endless(epoch):
         yield from epoch()
 
 
-def plot_quantiles(path, x0, truth, pred, name):
-    """Held-out targets around the predicted median, against the first
-    feature, with the predicted quantile bands."""
+def _pyplot():
+    """matplotlib.pyplot drawing to files, or None (with a message)."""
     try:
         import matplotlib
         matplotlib.use('Agg')
@@ -200,6 +199,15 @@ def plot_quantiles(path, x0, truth, pred, name):
     except ImportError:
         print('matplotlib is not installed: no plot '
               '(pip install "micrograd[demo]")')
+        return None
+    return plt
+
+
+def plot_quantiles(path, x0, truth, pred, name):
+    """Held-out targets around the predicted median, against the first
+    feature, with the predicted quantile bands."""
+    plt = _pyplot()
+    if plt is None:
         return
     order = np.argsort(x0)
     median = pred[:, len(QUANTILES) // 2]
@@ -267,13 +275,8 @@ def moons_demo(args) -> int:
 
 
 def plot_moons(path, model, X, y):
-    try:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print('matplotlib is not installed: no plot '
-              '(pip install "micrograd[demo]")')
+    plt = _pyplot()
+    if plt is None:
         return
     xx, yy = np.meshgrid(np.linspace(-2, 3, 200), np.linspace(-1.5, 2, 200))
     grid = Value(np.c_[xx.ravel(), yy.ravel()], requires_grad=False)
