@@ -1,5 +1,6 @@
-"""Losses: values against NumPy, gradients against central differences,
-and against torch where it is installed."""
+"""Losses: values against plain NumPy, gradients against central differences
+(micrograd.gradcheck, float64), against PyTorch where it is installed, and
+the errors for bad shapes and labels."""
 import numpy as np
 import pytest
 
@@ -10,93 +11,270 @@ from micrograd.losses import (binary_cross_entropy_with_logits, cross_entropy,
 
 rng = np.random.default_rng(0)
 Q = (0.1, 0.5, 0.9)
-PRED, Y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+N, C = 6, 4
+PRED, Y = rng.standard_normal((N, 3)), rng.standard_normal(N)
+SCORES = rng.standard_normal(N)
+SIGNS = np.array([1., -1., -1., 1., 1., -1.])
+LOGITS = rng.standard_normal((N, C)) * 3
+LABELS = np.array([0, 3, 1, 1, 2, 3])
+TARGETS = rng.random(N)
 
+
+# ---- the same losses in plain NumPy --------------------------------------
 
 def np_pinball(pred, y, q):
     r = y.reshape(-1, 1) - pred
-    return np.mean(np.maximum(np.asarray(q) * r, (np.asarray(q) - 1) * r))
+    q = np.asarray(q)
+    return np.mean(np.where(r > 0, q * r, (q - 1) * r))
 
 
-@pytest.mark.parametrize('y', [Y, Y.reshape(-1, 1)])
-def test_pinball_value_and_gradient(y):
+def np_hinge(s, labels):
+    return np.mean(np.maximum(0, 1 - labels * s))
+
+
+def np_bce(x, t):
+    """-t log p - (1 - t) log(1 - p), p = sigmoid(x), as logaddexp."""
+    return np.mean(t * np.logaddexp(0, -x) + (1 - t) * np.logaddexp(0, x))
+
+
+def np_cross_entropy(logits, labels):
+    shifted = logits - logits.max(1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    return -np.mean(logp[np.arange(len(labels)), labels])
+
+
+# ---- values and gradients ----------------------------------------------
+
+@pytest.mark.parametrize('y', [Y, Y.reshape(-1, 1)], ids=['(N,)', '(N,1)'])
+def test_pinball(y):
     loss = pinball(Value(PRED), y, Q)
     assert loss.shape == ()
-    np.testing.assert_allclose(loss.data, np_pinball(PRED, y, Q))
+    np.testing.assert_allclose(loss.data, np_pinball(PRED, y, Q), rtol=1e-13)
     mg.gradcheck(lambda p: pinball(p, y, Q), PRED)
-    mg.gradcheck(lambda p, t: pinball(p, t, Q), PRED, y)
+    mg.gradcheck(lambda p, t: pinball(p, t, Q), PRED, y)   # and wrt y
 
 
-def test_pinball_on_placeholders_and_errors():
-    pred = Value(shape=(None, 3), name='p')
-    y = Value(shape=(None,), name='y', requires_grad=False)
-    loss = pinball(pred, y, Q)
-    loss.forward(p=PRED, y=Y)
-    np.testing.assert_allclose(loss.data, np_pinball(PRED, Y, Q))
-    with pytest.raises(ValueError, match=r'pinball: pred has shape \(6, 3\), '
-                                         r'expected \(N, 2\)'):
-        pinball(Value(PRED), Y, (0.1, 0.9))
-    with pytest.raises(ValueError, match='pinball: quantiles must lie in'):
-        pinball(Value(PRED), Y, (0.1, 0.5, 1.0))
-    with pytest.raises(ValueError, match=r'pinball: y has shape \(6, 2\)'):
-        pinball(Value(PRED), np.ones((6, 2)), Q)
+def test_pinball_weights_each_side_by_its_quantile():
+    # one row, pred below y by 2 in column 0 and above it by 3 in column 1
+    loss = pinball(Value([[1.0, 6.0]]), [3.0], (0.2, 0.7))
+    assert float(loss.data) == pytest.approx((0.2 * 2 + 0.3 * 3) / 2)
 
 
-def test_mse_hinge_bce_values_and_gradients():
-    s, labels = rng.standard_normal(8), np.where(rng.random(8) > 0.5, 1., -1.)
-    t = rng.random(8)
-    x = rng.standard_normal(8) * 30          # large logits: stability
-    np.testing.assert_allclose(mse(Value(s), labels).data,
-                               np.mean((s - labels) ** 2))
-    np.testing.assert_allclose(hinge(Value(s), labels).data,
-                               np.mean(np.maximum(0, 1 - labels * s)))
-    # -t log p - (1 - t) log(1 - p), p = sigmoid(x), without overflow
-    bce = np.mean(t * np.logaddexp(0, -x) + (1 - t) * np.logaddexp(0, x))
+def test_mse():
+    np.testing.assert_allclose(mse(Value(PRED), PRED[::-1]).data,
+                               np.mean((PRED - PRED[::-1]) ** 2), rtol=1e-13)
+    np.testing.assert_allclose(mse(Value(PRED), 0.5).data,
+                               np.mean((PRED - 0.5) ** 2), rtol=1e-13)
+    mg.gradcheck(mse, PRED, PRED[::-1])
+
+
+def test_hinge():
+    np.testing.assert_allclose(hinge(Value(SCORES), SIGNS).data,
+                               np_hinge(SCORES, SIGNS), rtol=1e-13)
+    assert float(hinge(Value(3 * SIGNS), SIGNS).data) == 0.0   # margins > 1
+    mg.gradcheck(lambda s: hinge(s, SIGNS), SCORES)
+
+
+def test_binary_cross_entropy_with_logits():
     np.testing.assert_allclose(
-        binary_cross_entropy_with_logits(Value(x), t).data, bce, rtol=1e-12)
-    mg.gradcheck(lambda a: mse(a, labels), s)
-    mg.gradcheck(lambda a: hinge(a, labels), s)
-    mg.gradcheck(lambda a: binary_cross_entropy_with_logits(a, t), x / 10)
+        binary_cross_entropy_with_logits(Value(SCORES), TARGETS).data,
+        np_bce(SCORES, TARGETS), rtol=1e-13)
+    mg.gradcheck(lambda x: binary_cross_entropy_with_logits(x, TARGETS),
+                 SCORES)
+    mg.gradcheck(binary_cross_entropy_with_logits, SCORES, TARGETS)
+
+
+def test_binary_cross_entropy_is_stable_for_large_logits():
+    x = Value(np.array([-800.0, -40.0, 40.0, 800.0]))
+    t = np.array([1.0, 0.0, 1.0, 0.0])
+    loss = binary_cross_entropy_with_logits(x, t)
+    loss.backward()
+    np.testing.assert_allclose(loss.data, np.mean([800, 0, 0, 800]),
+                               rtol=1e-12)
+    # d/dx = sigmoid(x) - t, over 4 rows
+    np.testing.assert_allclose(x.grad, np.array([-1, 0, 0, 1]) / 4,
+                               atol=1e-15)
 
 
 def test_cross_entropy():
-    logits = rng.standard_normal((5, 4)) * 3
-    labels = np.array([0, 3, 1, 1, 2])
-    shifted = logits - logits.max(1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
-    np.testing.assert_allclose(cross_entropy(Value(logits), labels).data,
-                               -logp[np.arange(5), labels].mean())
-    mg.gradcheck(lambda z: cross_entropy(z, labels), logits)
-    with pytest.raises(ValueError, match=r'cross_entropy: labels have shape'):
-        cross_entropy(Value(logits), labels[:3])
+    loss = cross_entropy(Value(LOGITS), LABELS)
+    np.testing.assert_allclose(loss.data, np_cross_entropy(LOGITS, LABELS),
+                               rtol=1e-13)
+    mg.gradcheck(lambda z: cross_entropy(z, LABELS), LOGITS)
+    as_list = cross_entropy(Value(LOGITS), LABELS.tolist())
+    np.testing.assert_allclose(as_list.data, loss.data, rtol=1e-15)
 
+
+def test_float32_stays_float32():
+    p32 = Value(PRED, dtype='float32')
+    for loss in (pinball(p32, Y, Q), mse(p32, PRED), hinge(p32[:, 0], SIGNS),
+                 binary_cross_entropy_with_logits(p32, PRED > 0),
+                 cross_entropy(p32, LABELS % 3)):
+        assert loss.dtype == np.float32
+        loss.backward()
+        assert p32.grad.dtype == np.float32
+
+
+# ---- placeholders: the graph is built once and fed -------------------------
+
+def test_placeholder_targets_are_fed_each_forward():
+    """Targets and labels given as placeholders take the fed values."""
+    def placeholder(name, *shape):
+        return Value(shape=(None,) + shape, name=name, requires_grad=False)
+    p, s, z = placeholder('p', 3), placeholder('s'), placeholder('z', C)
+    y, t, k = placeholder('y'), placeholder('t'), placeholder('k')
+    cases = [
+        (pinball(p, y, Q), lambda f: np_pinball(f['p'], f['y'], Q)),
+        (mse(s, y), lambda f: np.mean((f['s'] - f['y']) ** 2)),
+        (hinge(s, y), lambda f: np_hinge(f['s'], f['y'])),
+        (binary_cross_entropy_with_logits(s, t),
+         lambda f: np_bce(f['s'], f['t'])),
+        (cross_entropy(z, k), lambda f: np_cross_entropy(f['z'], f['k']))]
+    for rows in (N, 3):             # two batch sizes, new targets each time
+        feeds = {'p': rng.standard_normal((rows, 3)),
+                 's': rng.standard_normal(rows),
+                 'z': rng.standard_normal((rows, C)),
+                 'y': np.where(rng.random(rows) > 0.5, 1.0, -1.0),
+                 't': rng.random(rows),
+                 'k': rng.integers(0, C, rows)}
+        for loss, reference in cases:
+            used = {n.name: feeds[n.name] for n in loss.topo()
+                    if n.name in feeds}
+            loss.forward(**used)
+            np.testing.assert_allclose(loss.data, reference(used),
+                                       rtol=1e-12)
+
+
+def test_cross_entropy_gradient_with_placeholder_labels():
+    logits = Value(LOGITS)
+    labels = Value(shape=(None,), name='k', requires_grad=False)
+    loss = cross_entropy(logits, labels)
+    loss.forward(k=LABELS)
+    loss.backward()
+    softmax = np.exp(LOGITS) / np.exp(LOGITS).sum(1, keepdims=True)
+    expected = (softmax - np.eye(C)[LABELS]) / N
+    np.testing.assert_allclose(logits.grad, expected, rtol=1e-10, atol=1e-15)
+
+
+def test_losses_on_the_strict_array_api():
+    xp = pytest.importorskip('array_api_strict')
+    cases = [
+        (lambda a: pinball(a, xp.asarray(Y), Q), PRED,
+         np_pinball(PRED, Y, Q)),
+        (lambda a: mse(a, xp.asarray(PRED[::-1])), PRED,
+         np.mean((PRED - PRED[::-1]) ** 2)),
+        (lambda a: hinge(a, xp.asarray(SIGNS)), SCORES,
+         np_hinge(SCORES, SIGNS)),
+        (lambda a: binary_cross_entropy_with_logits(a, xp.asarray(TARGETS)),
+         SCORES, np_bce(SCORES, TARGETS)),
+        (lambda a: cross_entropy(a, xp.asarray(LABELS)), LOGITS,
+         np_cross_entropy(LOGITS, LABELS))]
+    for loss_of, a, expected in cases:
+        v = Value(xp.asarray(a))
+        loss = loss_of(v)
+        loss.backward()
+        assert float(loss.data) == pytest.approx(expected, rel=1e-12)
+        assert tuple(v.grad.shape) == a.shape
+        assert np.isfinite(np.asarray(xp.sum(v.grad * v.grad)))
+
+
+# ---- errors ----------------------------------------------------------------
+
+@pytest.mark.parametrize('call, message', [
+    (lambda: pinball(Value(PRED), Y, (0.1, 0.9)),
+     r'pinball: pred has shape \(6, 3\), expected \(N, 2\) for 2 quantiles'),
+    (lambda: pinball(Value(PRED[:, 0]), Y, (0.5,)),
+     r'pinball: pred has shape \(6,\), expected \(N, 1\)'),
+    (lambda: pinball(Value(PRED), Y, (0.1, 0.5, 1.0)),
+     r'pinball: quantiles must lie in \(0, 1\), got \[0.1, 0.5, 1.0\]'),
+    (lambda: pinball(Value(PRED), Y, (0.0, 0.5, 0.9)),
+     r'pinball: quantiles must lie in \(0, 1\)'),
+    (lambda: pinball(Value(PRED), Y, (0.1, float('nan'), 0.9)),
+     r'pinball: quantiles must lie in \(0, 1\)'),
+    (lambda: pinball(Value(PRED[:, :0]), Y, ()),
+     r'pinball: quantiles must lie in \(0, 1\), got \[\]'),
+    (lambda: pinball(Value(PRED), Y, 'abc'),
+     r"pinball: quantiles must be a sequence of numbers in \(0, 1\), "
+     r"got 'abc'"),
+    (lambda: pinball(Value(PRED), Y, 0.5),
+     r'pinball: quantiles must be a sequence'),
+    (lambda: pinball(Value(PRED), np.ones((6, 2)), Q),
+     r'pinball: y has shape \(6, 2\), expected \(6,\) or \(6, 1\) for pred '
+     r'of shape \(6, 3\)'),
+    (lambda: pinball(Value(PRED), Y[:5], Q),
+     r'pinball: y has shape \(5,\), expected \(6,\) or \(6, 1\)'),
+    (lambda: pinball(Value(PRED), 1.0, Q), r'pinball: y has shape \(\)'),
+    (lambda: mse(Value(PRED[:, :1]), Y),
+     r'mse: y has shape \(6,\) but pred has shape \(6, 1\); they must match'),
+    (lambda: mse(Value(PRED), PRED[:4]),
+     r'mse: y has shape \(4, 3\) but pred has shape \(6, 3\)'),
+    (lambda: hinge(Value(SCORES), (SIGNS + 1) / 2),
+     r'hinge: labels must be -1 or \+1, got 0$'),
+    (lambda: hinge(Value(SCORES), np.arange(10.0)[:6]),
+     r'hinge: labels must be -1 or \+1, got 0, 2, 3, 4, 5$'),
+    (lambda: hinge(Value(SCORES), np.arange(7.0, 14.0)[:6] * SIGNS),
+     r'hinge: labels must be -1 or \+1, got -12, -9, -8, 7, 10, \.\.\.$'),
+    (lambda: hinge(Value(SCORES[:, None]), SIGNS),
+     r'hinge: labels has shape \(6,\) but scores has shape \(6, 1\)'),
+    (lambda: binary_cross_entropy_with_logits(Value(SCORES), 2 * TARGETS),
+     r'binary_cross_entropy_with_logits: targets must lie in \[0, 1\], got'),
+    (lambda: binary_cross_entropy_with_logits(Value(SCORES), TARGETS[:5]),
+     r'binary_cross_entropy_with_logits: targets has shape \(5,\) but '
+     r'logits has shape \(6,\)'),
+    (lambda: cross_entropy(Value(LOGITS[0]), LABELS[:1]),
+     r'cross_entropy: logits has shape \(4,\), expected \(N, C\)'),
+    (lambda: cross_entropy(Value(LOGITS), LABELS[:3]),
+     r'cross_entropy: labels have shape \(3,\), expected \(6,\) for logits '
+     r'of shape \(6, 4\)'),
+    (lambda: cross_entropy(Value(LOGITS), LABELS[:, None]),
+     r'cross_entropy: labels have shape \(6, 1\)'),
+    (lambda: cross_entropy(Value(LOGITS), LABELS + 1),
+     r'cross_entropy: labels must lie in \[0, 4\) for 4 classes, got 4$'),
+    (lambda: cross_entropy(Value(LOGITS), LABELS - 1),
+     r'cross_entropy: labels must lie in \[0, 4\) for 4 classes, got -1$'),
+    (lambda: cross_entropy(Value(LOGITS), LABELS.astype(float)),
+     r'cross_entropy: labels must be integer class indices, got dtype '
+     r'float64'),
+])
+def test_errors_say_what_is_wrong(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_size_one_axes_match_a_placeholders_unfed_batch():
+    """An unfed `None` axis holds 1, so a loss can be built on it."""
+    x = Value(shape=(None, 3), name='x', requires_grad=False)
+    loss = pinball(x, Y, Q)              # (1, 3) against 6 rows: allowed
+    loss.forward(x=PRED)
+    np.testing.assert_allclose(loss.data, np_pinball(PRED, Y, Q), rtol=1e-13)
+
+
+# ---- PyTorch -------------------------------------------------------------
 
 def test_against_torch():
     torch = pytest.importorskip('torch')
-    T = lambda a: torch.tensor(a, dtype=torch.float64,  # noqa: E731
-                               requires_grad=True)
-    labels = np.array([0, 3, 1, 1, 2])
-    logits = rng.standard_normal((5, 4))
-    tau = torch.tensor(Q, dtype=torch.float64)
-    cases = [
-        (lambda v: cross_entropy(v, labels),
-         lambda t: torch.nn.functional.cross_entropy(t, torch.tensor(labels)),
-         logits),
-        (lambda v: binary_cross_entropy_with_logits(v, np.abs(Y) / 3),
-         lambda t: torch.nn.functional.binary_cross_entropy_with_logits(
-             t, torch.tensor(np.abs(Y) / 3)), Y * 4),
-        (lambda v: mse(v, Y), lambda t: torch.nn.functional.mse_loss(
-            t, torch.tensor(Y)), -Y + 0.3),
-        (lambda v: hinge(v, np.sign(Y)), lambda t: torch.relu(
-            1 - torch.tensor(np.sign(Y)) * t).mean(), Y * 0.7),
-        (lambda v: pinball(v, Y, Q), lambda t: torch.mean(torch.maximum(
-            tau * (torch.tensor(Y)[:, None] - t),
-            (tau - 1) * (torch.tensor(Y)[:, None] - t))), PRED)]
-    for ours, theirs, a in cases:
-        v, t = Value(a), T(a)
+    F = torch.nn.functional
+    T = torch.tensor                       # float64 and int64, as the arrays
+    tau = T(Q, dtype=torch.float64)
+    cases = {
+        'pinball': (lambda v: pinball(v, Y, Q), lambda t: torch.mean(
+            tau * torch.relu(T(Y)[:, None] - t) +
+            (1 - tau) * torch.relu(t - T(Y)[:, None])), PRED),
+        'mse': (lambda v: mse(v, PRED[::-1]),
+                lambda t: F.mse_loss(t, T(PRED[::-1].copy())), PRED),
+        'hinge': (lambda v: hinge(v, SIGNS),
+                  lambda t: torch.relu(1 - T(SIGNS) * t).mean(), SCORES),
+        'bce': (lambda v: binary_cross_entropy_with_logits(v, TARGETS),
+                lambda t: F.binary_cross_entropy_with_logits(t, T(TARGETS)),
+                SCORES * 10),
+        'cross_entropy': (lambda v: cross_entropy(v, LABELS),
+                          lambda t: F.cross_entropy(t, T(LABELS)), LOGITS)}
+    for name, (ours, theirs, a) in cases.items():
+        v, t = Value(a), T(a, requires_grad=True)
         out, ref = ours(v), theirs(t)
         out.backward()
         ref.backward()
-        np.testing.assert_allclose(out.data, ref.item(), rtol=1e-10)
-        np.testing.assert_allclose(v.grad, t.grad.numpy(), rtol=1e-8,
-                                   atol=1e-12)
+        np.testing.assert_allclose(out.data, ref.item(), rtol=1e-12,
+                                   err_msg=name)
+        np.testing.assert_allclose(v.grad, t.grad.numpy(), rtol=1e-10,
+                                   atol=1e-15, err_msg=name)
