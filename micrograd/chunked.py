@@ -65,6 +65,10 @@ def batch_analysis(root: Value):
     for node in root.topo():
         if node.op is None:
             if node.placeholder and node.placeholder[0] is None:
+                if node.requires_grad:
+                    raise ValueError(
+                        f"chunked: batch placeholder '{node.name}' asks for a "
+                        'gradient; data placeholders need requires_grad=False')
                 batch.add(id(node))
                 names.append(node.name)
             continue

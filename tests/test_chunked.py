@@ -89,3 +89,6 @@ def test_chunked_errors():
         loss.backward(np.ones(()))
     with pytest.raises(ValueError, match='positive'):
         mg.chunked(loss, rows=0)
+    z = Value(shape=(None, 3), name='z')          # wants a gradient
+    with pytest.raises(ValueError, match="placeholder 'z' asks for a gradient"):
+        mg.chunked((z @ w).mean())
