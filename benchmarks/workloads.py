@@ -6,7 +6,8 @@
 
 Prints one JSON line: seconds per step (median over the timed steps, after
 one warm-up step), peak memory above the data (MiB), and the final loss.
-Frameworks: micrograd, numpy (hand-written forward and backward), torch.
+Frameworks: micrograd, numpy (hand-written forward and backward), torch,
+jax (jit) and tensorflow (tf.function), the last three where installed.
 """
 from __future__ import annotations
 
@@ -140,6 +141,75 @@ def w1_torch(X, y, steps):
     return step
 
 
+def adam_update(sqrt, params, grads, state, t, lr=0.01, b1=0.9, b2=0.999,
+                eps=1e-8):
+    """The Adam step of adam_numpy, written functionally (JAX, TensorFlow)."""
+    m, v = state
+    m = [b1 * mi + (1 - b1) * g for mi, g in zip(m, grads)]
+    v = [b2 * vi + (1 - b2) * g * g for vi, g in zip(v, grads)]
+    params = [p - lr * (mi / (1 - b1 ** t)) / (sqrt(vi / (1 - b2 ** t)) + eps)
+              for p, mi, vi in zip(params, m, v)]
+    return params, (m, v)
+
+
+def w1_jax(X, y, steps):
+    import jax
+    import jax.numpy as jnp
+    Xj, yj = jnp.asarray(X), jnp.asarray(y)
+    tau = jnp.asarray(QUANTILES, dtype=jnp.float32)
+
+    def loss_fn(params):
+        W1, b1, W2, b2 = params
+        r = yj[:, None] - (jax.nn.relu(Xj @ W1 + b1) @ W2 + b2)
+        return jnp.mean(tau * jax.nn.relu(r) + (1 - tau) * jax.nn.relu(-r))
+
+    @jax.jit
+    def update(params, state, t):
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        params, state = adam_update(jnp.sqrt, params, grads, state, t)
+        return params, state, loss
+
+    params = [jnp.asarray(p) for p in w1_params()]
+    box = [params, ([jnp.zeros_like(p) for p in params],
+                    [jnp.zeros_like(p) for p in params]), 0]
+
+    def step():
+        box[2] += 1
+        box[0], box[1], loss = update(box[0], box[1], float(box[2]))
+        return float(loss)
+    return step
+
+
+def w1_tensorflow(X, y, steps):
+    import tensorflow as tf
+    threads = int(os.environ.get('THREADS', '2'))
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    Xt, yt = tf.constant(X), tf.constant(y)
+    tau = tf.constant(QUANTILES, dtype=tf.float32)
+    params = [tf.Variable(p) for p in w1_params()]
+    slots = [[tf.Variable(tf.zeros_like(p)) for p in params] for _ in range(2)]
+    t = tf.Variable(0.0)
+
+    @tf.function
+    def update():
+        W1, b1, W2, b2 = params
+        with tf.GradientTape() as tape:
+            r = yt[:, None] - (tf.nn.relu(Xt @ W1 + b1) @ W2 + b2)
+            loss = tf.reduce_mean(tau * tf.nn.relu(r) + (1 - tau) * tf.nn.relu(-r))
+        grads = tape.gradient(loss, params)
+        t.assign_add(1.0)
+        new, (m, v) = adam_update(tf.sqrt, params, grads,
+                                  [[s.read_value() for s in ss] for ss in slots], t)
+        for var, value in zip(params + slots[0] + slots[1], new + m + v):
+            var.assign(value)
+        return loss
+
+    def step():
+        return float(update())
+    return step
+
+
 # ---------------------------------------------------------------- W2
 
 def moons():
@@ -228,6 +298,58 @@ def w2_torch(steps):
     return step
 
 
+def w2_jax(steps):
+    import jax
+    jax.config.update('jax_enable_x64', True)
+    import jax.numpy as jnp
+    X, y = (jnp.asarray(a) for a in moons())
+
+    def loss_fn(ps):
+        h = X
+        for i in range(3):
+            h = h @ ps[2 * i] + ps[2 * i + 1]
+            h = jax.nn.relu(h) if i < 2 else h.reshape(-1)
+        return jnp.mean(jax.nn.relu(1 - y * h)) + 1e-4 * sum(
+            (p * p).sum() for p in ps[::2])
+
+    @jax.jit
+    def update(ps):
+        loss, grads = jax.value_and_grad(loss_fn)(ps)
+        return [p - 0.5 * g for p, g in zip(ps, grads)], loss
+
+    box = [[jnp.asarray(p) for p in w2_params()]]
+
+    def step():
+        box[0], loss = update(box[0])
+        return float(loss)
+    return step
+
+
+def w2_tensorflow(steps):
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    X, y = (tf.constant(a) for a in moons())
+    ps = [tf.Variable(p) for p in w2_params()]
+
+    @tf.function
+    def update():
+        with tf.GradientTape() as tape:
+            h = X
+            for i in range(3):
+                h = h @ ps[2 * i] + ps[2 * i + 1]
+                h = tf.nn.relu(h) if i < 2 else tf.reshape(h, [-1])
+            loss = tf.reduce_mean(tf.nn.relu(1 - y * h)) + 1e-4 * tf.add_n(
+                [tf.reduce_sum(p * p) for p in ps[::2]])
+        for p, g in zip(ps, tape.gradient(loss, ps)):
+            p.assign_sub(0.5 * g)
+        return loss
+
+    def step():
+        return float(update())
+    return step
+
+
 # ---------------------------------------------------------------- W3
 
 W3_OPS = 500 * 3 + 1        # mul, add, tanh per round, then sum
@@ -294,6 +416,47 @@ def w3_torch(steps):
         x.grad = None
         loss.backward()
         return loss.item()
+    return step
+
+
+def w3_jax(steps):
+    import jax
+    jax.config.update('jax_enable_x64', True)
+    import jax.numpy as jnp
+
+    def f(x):
+        y = x
+        for _ in range(500):
+            y = jnp.tanh(y * 1.0001 + 0.0001)
+        return y.sum()
+    update = jax.jit(jax.value_and_grad(f))
+    x = jnp.linspace(-1, 1, 16)
+
+    def step():
+        loss, grad = update(x)
+        grad.block_until_ready()
+        return float(loss)
+    return step
+
+
+def w3_tensorflow(steps):
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    x = tf.Variable(tf.linspace(tf.constant(-1.0, tf.float64), 1.0, 16))
+
+    @tf.function
+    def update():
+        with tf.GradientTape() as tape:
+            y = x
+            for _ in range(500):
+                y = tf.tanh(y * 1.0001 + 0.0001)
+            loss = tf.reduce_sum(y)
+        return loss, tape.gradient(loss, x)
+
+    def step():
+        loss, grad = update()
+        return float(loss)
     return step
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from numbers import Number
 
+import math
+
 import numpy as np
 
 
@@ -114,6 +116,12 @@ class NumpyBackend(Backend):
         if dtype is not None or x.dtype.kind == 'b':
             return np.sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
         return np.add.reduce(x, axis=axis, keepdims=keepdims)
+
+    def mean(self, x, axis=None, keepdims=False):
+        if x.dtype.kind not in 'fc':
+            return np.mean(x, axis=axis, keepdims=keepdims)
+        n = x.size if axis is None else math.prod(x.shape[a] for a in axis)
+        return np.add.reduce(x, axis=axis, keepdims=keepdims) / n
 
     def reshape(self, x, shape, copy=None):
         return np.reshape(x, shape, copy=copy) if copy else x.reshape(shape)

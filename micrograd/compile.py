@@ -14,14 +14,28 @@ so results are identical and cProfile shows the same names.
 What differs from the interpreted walk: intermediate gradients live in local
 variables and are freed as soon as the backward step ends; `.grad` is filled
 for the leaves (parameters, placeholders) and the root only.
+
+Shapes are static too. The first backward for given leaf shapes runs the
+generic code, which fits every gradient to its parent's shape at run time
+(`fit`) and notes the shapes it met. From them a specialised backward is
+written, with no shape tests: an edge whose shapes agree costs nothing, one
+that needs a sum gets `xp.sum(t, axis=...)` with the axes spelled out, and a
+gradient that only needs broadcasting is left small where the next rule is
+elementwise (it broadcasts for free there). New leaf shapes (a new batch
+size) get their own specialised code, kept for when they come back.
 """
 from __future__ import annotations
 
 import builtins
 
-from .engine import Value, _check_feeds, _feed, unbroadcast
+from .engine import Value, _check_feeds, _feed, sum_axes
 
 LITERALS = (int, float, bool, str, type(None))
+# Rules that use their upstream gradient only elementwise, so that a
+# gradient still to be broadcast to the node's shape gives the same numbers.
+ELEMENTWISE = frozenset({
+    'add', 'sub', 'mul', 'div', 'neg', 'exp', 'log', 'log1p', 'expm1', 'sqrt',
+    'tanh', 'sigmoid', 'relu', 'abs', 'sin', 'cos'})
 
 
 def _literal(value) -> bool:
@@ -36,18 +50,27 @@ class Plan:
     def __init__(self, root: Value):
         self.root, self.topo = root, root.topo()
         self.index = {id(n): i for i, n in enumerate(self.topo)}
-        self.ns = {'xp': root.bk, 'N': self.topo, 'unbroadcast': unbroadcast,
-                   'check_feeds': _check_feeds, 'feed': _feed}
+        self.ns = {'xp': root.bk, 'N': self.topo, 'check_feeds': _check_feeds,
+                   'feed': _feed}
         self.leaves = [n for n in self.topo
                        if n.op is None and n.requires_grad]
+        self.edges = self._edges()
         self.source = '\n\n'.join([
             self._forward_source(), self._backward_source(),
-            self._forward_source(pure=True), self._backward_source(pure=True)])
-        exec(builtins.compile(self.source, f'<micrograd plan {id(self):x}>', 'exec'),
-             self.ns)
-        self.forward, self._backward = self.ns['forward'], self.ns['backward']
-        self.step = self.ns['step']
+            self._forward_source(pure=True), self._backward_source(pure=True),
+            self._signature_source()])
+        self._run(self.source, self.ns)
+        self.forward = self.ns['forward']
+        self.special = {}               # leaf shapes -> specialised namespace
+        self.source_special = ''
         self._ones = None
+        for node in self.topo:
+            node.grad = None
+
+    @staticmethod
+    def _run(source, ns):
+        exec(builtins.compile(source, f'<micrograd plan {id(ns):x}>', 'exec'),
+             ns)
 
     def backward(self, grad=None):
         root = self.root
@@ -56,9 +79,63 @@ class Plan:
             if self._ones is None or self._ones.shape != shape:
                 self._ones = root.bk.ones(shape, dtype=root.data.dtype)
             grad = self._ones
-        for node in self.topo:
-            node.grad = None
-        self._backward(grad)
+        ns = self.special.get(self.ns['signature']())
+        if ns is None:
+            self._trace(self.ns['backward'], grad)
+        else:
+            ns['backward'](grad)
+
+    def step(self, feeds, seed):
+        """Forward and backward in local variables (thread-safe): returns
+        (root data, gradients of self.leaves)."""
+        ns = self.special.get(self.ns['step_signature'](feeds))
+        if ns is None:
+            return self._trace(self.ns['step'], feeds, seed)
+        return ns['step'](feeds, seed)
+
+    # ---- specialisation on shapes -------------------------------------
+    def _edges(self):
+        """{(node i, parent position): (k, lazy)} for each edge that can
+        carry a gradient; k numbers them; lazy: the gradient may stay
+        unbroadcast, as the parent's own rule is elementwise."""
+        edges = {}
+        for i, node in enumerate(self.topo):
+            if node.op is None or not node.requires_grad:
+                continue
+            for pos, parent in enumerate(node.parents):
+                if parent.requires_grad:
+                    lazy = (parent.op is not None and
+                            parent.op.name in ELEMENTWISE)
+                    edges[i, pos] = (len(edges), lazy)
+        return edges
+
+    def _trace(self, generic, *args):
+        """Run the generic code, noting each edge's gradient shape, then
+        write and keep the code specialised for these leaf shapes."""
+        shapes = {}
+
+        def fit(k, t, shape, lazy):
+            tshape = tuple(t.shape)
+            shapes[k] = tshape, shape
+            axes, summed, kept, spread = fitting(tshape, shape, lazy)
+            xp = self.root.bk
+            if axes:
+                t = xp.sum(t, axis=axes)
+            if summed != kept:
+                t = xp.reshape(t, kept)
+            return xp.broadcast_to(t, shape) if spread else t
+
+        result = generic(*args, fit)
+        sig = (self.ns['signature']() if generic is self.ns['backward'] else
+               self.ns['step_signature'](args[0]))
+        source = '\n\n'.join([
+            self._backward_source(shapes=shapes), self._forward_source(
+                pure=True), self._backward_source(pure=True, shapes=shapes)])
+        ns = dict(self.ns)
+        self._run(source, ns)
+        self.special[sig] = ns
+        self.source_special = f'# specialised for leaf shapes {sig}\n{source}'
+        return result
 
     # ---- source generation ---------------------------------------------
     def _call(self, rule, node, args):
@@ -75,11 +152,24 @@ class Plan:
                 parts.append(f'{key}={const}')
         return f'{name}({", ".join(parts)})'
 
+    def _signature_source(self):
+        """signature() and step_signature(feeds): the shapes of the leaves,
+        which fix the shape of every array in the graph."""
+        lines = []
+        for pure in (False, True):
+            items = [f'feeds[{n.name!r}].shape' if pure and n.name is not None
+                     else f'N[{i}].data.shape'
+                     for i, n in enumerate(self.topo) if n.op is None]
+            lines.append(f'def {"step_" if pure else ""}signature('
+                         f'{"feeds" if pure else ""}):\n'
+                         f'    return ({"".join(s + ", " for s in items)})')
+        return '\n\n'.join(lines)
+
     def _forward_source(self, pure=False):
         """forward(feeds) storing each node's data; or, pure, the first half
         of step(feeds, seed), which keeps everything in local variables and
         takes named leaves from `feeds` (checked by the caller)."""
-        lines = (['def step(feeds, seed):'] if pure else
+        lines = (['def step(feeds, seed, fit=None):'] if pure else
                  ['def forward(feeds):', '    if feeds:',
                   '        check_feeds(N, feeds)'])
         for i, node in enumerate(self.topo):
@@ -97,13 +187,16 @@ class Plan:
                              + self._call(node.op.forward, node, args))
         return '\n'.join(lines)
 
-    def _backward_source(self, pure=False):
+    def _backward_source(self, pure=False, shapes=None):
         """backward(seed) storing the leaves' gradients; or, pure, the second
-        half of step(), returning (root data, gradients of self.leaves)."""
-        lines = [] if pure else ['def backward(seed):']
+        half of step(), returning (root data, gradients of self.leaves).
+        Generic (shapes None): every gradient goes through fit(). Given the
+        shapes fit() noted: only the sums and broadcasts they call for."""
+        lines = [] if pure else [f'def backward(seed{", fit" if shapes is None else ""}):']
         last = len(self.topo) - 1
         lines.append(f'    g{last} = seed')
         state = {last: 'shared'}        # gradient variable: 'shared' | 'owned'
+        gshape = {}                     # its shape, when specialised
         loaded = set()
 
         def data(i):
@@ -130,20 +223,27 @@ class Plan:
                 outs = ['t0']
                 lines.append('    t0 = ' + self._call(node.op.backward, node,
                                                       args))
-            for t, j, parent in zip(outs, parents, node.parents):
-                if not parent.requires_grad:
+            for pos, (t, j) in enumerate(zip(outs, parents)):
+                if (i, pos) not in self.edges:
                     continue
-                d = data(j)
-                lines.append(f'    if {t}.shape != {d}.shape: '
-                             f'{t} = unbroadcast(xp, {t}, {d}.shape)')
+                k, lazy = self.edges[i, pos]
+                if shapes is None:
+                    lines.append(f'    {t} = fit({k}, {t}, {data(j)}.shape, '
+                                 f'{lazy})')
+                    fitted = None
+                else:
+                    fitted = self._fit_source(lines, t, *shapes[k], lazy)
                 if j not in state:
                     lines.append(f'    g{j} = {t}')
-                    state[j] = 'shared'
-                elif state[j] == 'shared':
+                    state[j], gshape[j] = 'shared', fitted
+                elif (state[j] == 'owned' and fitted is not None and
+                      gshape[j] == _broadcast(gshape[j], fitted)):
+                    lines.append(f'    g{j} += {t}')
+                else:
                     lines.append(f'    g{j} = g{j} + {t}')
                     state[j] = 'owned'
-                else:
-                    lines.append(f'    g{j} += {t}')
+                    gshape[j] = (None if fitted is None else
+                                 _broadcast(gshape[j], fitted))
             if i != last:
                 lines.append(f'    del g{i}')      # free it now
         grads = []
@@ -160,6 +260,39 @@ class Plan:
             lines.append(f'    N[{last}].grad = seed')
         return '\n'.join(lines)
 
+    @staticmethod
+    def _fit_source(lines, t, tshape, shape, lazy):
+        """The lines that fit gradient `t` of shape `tshape` to `shape`;
+        returns the shape it ends with."""
+        axes, summed, kept, spread = fitting(tshape, shape, lazy)
+        if axes:
+            lines.append(f'    {t} = xp.sum({t}, axis={axes!r})')
+        if summed != kept:
+            lines.append(f'    {t} = xp.reshape({t}, {kept!r})')
+        if spread:
+            lines.append(f'    {t} = xp.broadcast_to({t}, {shape!r})')
+            return shape
+        return kept
+
+
+def fitting(tshape: tuple, shape: tuple, lazy: bool):
+    """How a gradient of shape `tshape` is fitted to `shape` (see
+    engine.unbroadcast): the axes to sum, the shape after summing them, the
+    shape with the summed non-leading axes kept as 1, and whether it must
+    still be broadcast (not when `lazy`: the next rule is elementwise)."""
+    axes = sum_axes(tshape, shape)
+    summed = tuple(n for a, n in enumerate(tshape) if a not in axes)
+    kept = tuple(1 if a in axes else n for a, n in enumerate(tshape)
+                 )[max(len(tshape) - len(shape), 0):]
+    return axes, summed, kept, kept != shape and not lazy
+
+
+def _broadcast(a: tuple, b: tuple) -> tuple:
+    if len(a) < len(b):
+        a, b = b, a
+    b = (1,) * (len(a) - len(b)) + b
+    return tuple(m if n == 1 else n for n, m in zip(a, b))
+
 
 def compile(root: Value) -> Value:  # noqa: A001  (micrograd.compile)
     """Make `root.forward` and `root.backward` run generated straight-line
@@ -169,8 +302,11 @@ def compile(root: Value) -> Value:  # noqa: A001  (micrograd.compile)
 
 
 def compiled_source(root: Value) -> str:
-    """The Python source that `compile(root)` generated."""
+    """The Python source that `compile(root)` generated: the generic code,
+    then the code specialised for the leaf shapes of the latest new shapes
+    (once a backward has run)."""
     if root._plan is None:
         raise ValueError('compiled_source: this Value is not compiled; call '
                          'micrograd.compile(root) first')
-    return root._plan.source
+    plan = getattr(root._plan, 'plan', root._plan)
+    return '\n\n'.join(filter(None, [plan.source, plan.source_special]))

@@ -48,8 +48,9 @@ def _axes(axis, ndim: int, name: str) -> tuple:
 
 
 def _keep(xp, g, shape, axis, keepdims):
-    """A reduced array with its reduced axes put back as size 1."""
-    if keepdims:
+    """A reduced array with its reduced axes put back as size 1 (a 0-d one
+    broadcasts as it is)."""
+    if keepdims or g.ndim == 0:
         return g
     return xp.reshape(g, tuple(1 if i in axis else n
                                for i, n in enumerate(shape)))

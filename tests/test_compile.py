@@ -77,14 +77,17 @@ def test_source_is_readable_and_names_the_rules():
     with pytest.raises(ValueError, match='not compiled'):
         mg.compiled_source(loss)
     source = mg.compiled_source(mg.compile(loss))
-    for text in ('def forward(feeds):', 'def backward(seed):',
+    for text in ('def forward(feeds):', 'def backward(seed, fit):',
                  'matmul_forward(xp, n0, n1)', 'tanh_backward(',
-                 'need=(False, True)', "axis=(0, 1)"):
+                 'need=(False, True)', "axis=(0, 1)", 'fit(2, t0, d3.shape, True)'):
         assert text in source, text
     profile = cProfile.Profile()
     profile.enable()
     loss.forward(x=np.ones((2, 3)))
     loss.backward()
     profile.disable()
+    special = mg.compiled_source(loss).split('# specialised for leaf shapes '
+                                             '((2, 3), (3, 1))\n')[1]
+    assert 'def backward(seed):' in special and 'fit(' not in special
     names = {f[2] for f in pstats.Stats(profile).stats}
     assert {'matmul_forward', 'matmul_backward', 'tanh_backward'} <= names
