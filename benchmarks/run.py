@@ -7,7 +7,8 @@
 
 Each (workload, framework) runs in its own process; the runs are alternated
 between frameworks and repeated, and the table shows medians. Frameworks:
-micrograd, hand-written NumPy (always), PyTorch where installed.
+micrograd, hand-written NumPy (always); PyTorch (eager), JAX (jit) and
+TensorFlow (tf.function) where installed.
 """
 from __future__ import annotations
 
@@ -32,15 +33,18 @@ def frameworks(workload):
         names.insert(2, 'micrograd_rebuild')
     if workload == 'w1':
         names.insert(1, 'micrograd_whole')
-    if importlib.util.find_spec('torch'):
-        names.append('torch')
+    for peer in ('torch', 'jax', 'tensorflow'):
+        if importlib.util.find_spec(peer):
+            names.append(peer)
     return names
 
 
 def run_one(workload, framework, rows, steps):
     cmd = [sys.executable, os.path.join(HERE, 'workloads.py'), workload,
            framework, '--rows', str(rows), '--steps', str(steps)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')     # TensorFlow: quiet
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600,
+                         env=env)
     if out.returncode != 0:
         raise SystemExit(f'{workload} {framework} failed:\n{out.stderr}')
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -53,6 +57,7 @@ def measure(workload, rows, steps, repeats):
             results[f].append(run_one(workload, f, rows, steps))
     return {f: {'seconds': statistics.median(r['seconds'] for r in runs),
                 'peak_mib': statistics.median(r['peak_mib'] for r in runs),
+                'faults': statistics.median(r['faults'] for r in runs),
                 'loss': runs[-1]['loss']}
             for f, runs in results.items()}
 
@@ -61,11 +66,12 @@ def table(workload, results, title):
     unit, scale = UNITS[workload]
     base = results['micrograd']
     lines = [title, f"  {'framework':<20}{unit:>12}{'x micrograd':>13}"
-                    f"{'peak MiB':>10}{'final loss':>14}"]
+                    f"{'peak MiB':>10}{'faults/step':>13}{'final loss':>14}"]
     for f, r in results.items():
         lines.append(f"  {f:<20}{r['seconds'] * scale:>12.4g}"
                      f"{r['seconds'] / base['seconds']:>13.2f}"
-                     f"{r['peak_mib']:>10.0f}{r['loss']:>14.6g}")
+                     f"{r['peak_mib']:>10.0f}{r['faults']:>13.0f}"
+                     f"{r['loss']:>14.6g}")
     losses = [r['loss'] for r in results.values()]
     agree = max(losses) - min(losses) <= 1e-3 * max(1.0, abs(losses[0]))
     lines.append(f"  final losses {'agree' if agree else 'DISAGREE'} "

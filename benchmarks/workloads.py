@@ -5,7 +5,8 @@
     python benchmarks/workloads.py w3 torch
 
 Prints one JSON line: seconds per step (median over the timed steps, after
-one warm-up step), peak memory above the data (MiB), and the final loss.
+one warm-up step), peak memory above the data (MiB), page faults per step
+(memory the system had to hand over again), and the final loss.
 Frameworks: micrograd, numpy (hand-written forward and backward), torch,
 jax (jit) and tensorflow (tf.function), the last three where installed.
 """
@@ -481,16 +482,18 @@ def main(argv=None):
         step = make(args.steps)
     step()                                    # warm-up
     times = []
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(args.steps):
         start = time.perf_counter()
         loss = step()
         times.append(time.perf_counter() - start)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     per_step = statistics.median(times)
     if args.workload == 'w3':
         per_step /= W3_OPS                    # per op
     print(json.dumps({'workload': args.workload, 'framework': args.framework,
                       'seconds': per_step, 'peak_mib': peak_mib() - base,
-                      'loss': loss}))
+                      'faults': faults / args.steps, 'loss': loss}))
 
 
 if __name__ == '__main__':

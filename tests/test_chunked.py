@@ -92,3 +92,28 @@ def test_chunked_errors():
     z = Value(shape=(None, 3), name='z')          # wants a gradient
     with pytest.raises(ValueError, match="placeholder 'z' asks for a gradient"):
         mg.chunked((z @ w).mean())
+
+
+@pytest.mark.skipif(__import__('platform').libc_ver()[0] != 'glibc',
+                    reason='keep_freed_memory acts on glibc malloc only')
+def test_steady_state_steps_reuse_memory_instead_of_faulting_it_in():
+    """Each step frees and allocates the same chunk-sized arrays (4 MB
+    each here): with keep_freed_memory they come back from the heap, so a
+    step faults in almost no new pages."""
+    import resource
+    from micrograd.chunked import keep_freed_memory
+    model = nn.TensorMLP(50, [64, 9], rng=0)
+    x = Value(shape=(None, 50), name='x', requires_grad=False)
+    y = Value(shape=(None,), name='y', requires_grad=False)
+    loss = mg.chunked(losses.pinball(model(x), y, QUANTILES), rows=8192)
+    assert keep_freed_memory() is True
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((65536, 50)), rng.standard_normal(65536)
+    for _ in range(3):                              # reach the steady state
+        loss.forward(x=X, y=Y)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(3):
+        loss.forward(x=X, y=Y)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3
+    # one chunk's temporaries span > 3,000 pages; 8 chunks a step
+    assert faults < 500, f'{faults:.0f} page faults a step'

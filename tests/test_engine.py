@@ -369,3 +369,26 @@ def test_len_iter_and_properties():
     np.testing.assert_allclose(x.grad, np.ones((2, 3)))
     with pytest.raises(TypeError):
         len(Value(1.0))
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)),
+                min_size=1, max_size=40))
+def test_toposort_on_random_graphs_has_every_ancestor_once_parents_first(picks):
+    """Random DAGs (each new node joins two earlier ones, chosen by index):
+    the order holds exactly the ancestors, each once, parents first."""
+    nodes = [Value(1.0), Value(2.0)]
+    for i, j in picks:
+        nodes.append(nodes[i % len(nodes)] * nodes[j % len(nodes)])
+    root = nodes[-1]
+    ancestors, stack = {id(root)}, [root]
+    while stack:
+        for p in stack.pop().parents:
+            if id(p) not in ancestors:
+                ancestors.add(id(p))
+                stack.append(p)
+    order = toposort(root)
+    assert [id(n) for n in order].count(id(root)) == 1
+    assert {id(n) for n in order} == ancestors and len(order) == len(ancestors)
+    position = {id(n): k for k, n in enumerate(order)}
+    assert all(position[id(p)] < position[id(n)]
+               for n in order for p in n.parents)
