@@ -3,6 +3,7 @@
     python benchmarks/workloads.py w1 micrograd --rows 1500000 --steps 5
     python benchmarks/workloads.py w2 numpy
     python benchmarks/workloads.py w3 torch
+    python benchmarks/workloads.py w1 micrograd --profile   # + per-op table
 
 Prints one JSON line: seconds per step (median over the timed steps, after
 one warm-up step), peak memory above the data (MiB), page faults per step
@@ -73,7 +74,7 @@ def adam_numpy(params, grads, state, lr=0.01, b1=0.9, b2=0.999, eps=1e-8):
         p -= lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
 
 
-def w1_micrograd(X, y, steps, chunk=int(os.environ.get('CHUNK', 65536))):
+def w1_micrograd(X, y, steps, chunk=int(os.environ.get('CHUNK', -1))):
     import micrograd
     from micrograd import Value, losses
     from micrograd.optim import Adam
@@ -83,7 +84,7 @@ def w1_micrograd(X, y, steps, chunk=int(os.environ.get('CHUNK', 65536))):
     loss = losses.pinball((x @ W1 + b1).relu() @ W2 + b2, t, QUANTILES)
     opt = Adam(wrt=[W1, b1, W2, b2], learning_rate=0.01)
     if chunk:
-        micrograd.chunked(loss, rows=chunk, workers=2)
+        micrograd.chunked(loss, rows=None if chunk < 0 else chunk, workers=2)
     else:
         micrograd.compile(loss)
 
@@ -92,6 +93,7 @@ def w1_micrograd(X, y, steps, chunk=int(os.environ.get('CHUNK', 65536))):
         loss.backward()
         opt.step()
         return float(loss.data)
+    step.loss, step.feeds = loss, {'x': X, 'y': y}     # for --profile
     return step
 
 
@@ -246,6 +248,7 @@ def w2_micrograd(steps, compiled=True):
         loss.backward()
         opt.step()
         return float(loss.data)
+    step.loss, step.feeds = loss, {}
     return step
 
 
@@ -378,6 +381,7 @@ def w3_micrograd(steps, rebuild=False, compiled=True):
             loss.forward()
         loss.backward()
         return float(loss.data)
+    step.loss, step.feeds = loss, {}
     return step
 
 
@@ -469,6 +473,8 @@ def main(argv=None):
     p.add_argument('framework')
     p.add_argument('--rows', type=int, default=1_500_000)
     p.add_argument('--steps', type=int, default=5)
+    p.add_argument('--profile', action='store_true',
+                   help='micrograd: also print the per-op time table')
     args = p.parse_args(argv)
     make = globals().get(f'{args.workload}_{args.framework}')
     if make is None:
@@ -491,9 +497,14 @@ def main(argv=None):
     per_step = statistics.median(times)
     if args.workload == 'w3':
         per_step /= W3_OPS                    # per op
-    print(json.dumps({'workload': args.workload, 'framework': args.framework,
-                      'seconds': per_step, 'peak_mib': peak_mib() - base,
-                      'faults': faults / args.steps, 'loss': loss}))
+    result = json.dumps({'workload': args.workload,
+                         'framework': args.framework, 'seconds': per_step,
+                         'peak_mib': peak_mib() - base,
+                         'faults': faults / args.steps, 'loss': loss})
+    if args.profile and hasattr(step, 'loss'):
+        import micrograd
+        micrograd.profile(step.loss, **step.feeds)
+    print(result)
 
 
 if __name__ == '__main__':

@@ -2,7 +2,7 @@
 data, computed a chunk of rows at a time, on a thread pool.
 
     loss = pinball(model(x), y, quantiles)        # x: Value(shape=(None, 100))
-    micrograd.chunked(loss, rows=32768, workers=2)
+    micrograd.chunked(loss, workers=2)           # rows: about 1 MiB arrays
     loss.forward(x=X, y=Y)                        # forward and backward, chunked
     loss.backward()                               # (already done: a no-op)
 
@@ -61,9 +61,10 @@ def _keeps_rows(node: Value, batch: set) -> bool:
 
 
 def batch_analysis(root: Value):
-    """The batch placeholders' names and 'sum' or 'mean' (the root), or a
-    ValueError naming the op that mixes rows."""
-    batch, names = set(), []
+    """The batch placeholders' names, 'sum' or 'mean' (the root) and the
+    bytes per row of the widest batch-sized array; or a ValueError naming
+    the op that mixes rows."""
+    batch, names, width = set(), [], 0
     for node in root.topo():
         if node.op is None:
             if node.placeholder and node.placeholder[0] is None:
@@ -85,6 +86,9 @@ def batch_analysis(root: Value):
                 'the batch before the final reduction; chunking would change '
                 'the result')
         batch.add(id(node))
+        rows = node.data.shape[0] if node.ndim else 0
+        if rows:
+            width = max(width, node.data.nbytes // rows)
     if not names:
         raise ValueError('chunked: the graph has no placeholder with a '
                          "leading None (batch) dimension, e.g. "
@@ -94,16 +98,24 @@ def batch_analysis(root: Value):
         raise ValueError('chunked: the root must be a sum or mean over the '
                          f"batch axis (axis 0); it is "
                          f"'{root.op.name if root.op else 'a leaf'}'")
-    return names, root.op.name
+    return names, root.op.name, width
+
+
+CACHE_BYTES = 1 << 20       # rows=None: the widest temporary about this big
 
 
 class ChunkedPlan:
     """forward(feeds) runs forward and backward chunk by chunk."""
 
     def __init__(self, root: Value, rows: int, workers: int):
-        if not isinstance(rows, int) or rows < 1 or workers < 1:
-            raise ValueError('chunked: rows and workers must be positive ints')
-        self.batch_names, self.kind = batch_analysis(root)
+        if rows is not None and (not isinstance(rows, int) or rows < 1) or \
+                not isinstance(workers, int) or workers < 1:
+            raise ValueError('chunked: rows (or None) and workers must be '
+                             'positive ints')
+        self.batch_names, self.kind, width = batch_analysis(root)
+        if rows is None:                # chunks whose arrays stay in cache
+            rows = min(65536, max(256, CACHE_BYTES //
+                                                    max(width, 1)))
         self.root, self.rows, self.workers = root, rows, workers
         self.plan = Plan(root)
         self.topo = self.plan.topo
@@ -208,10 +220,12 @@ def keep_freed_memory() -> bool:
 _kept = None
 
 
-def chunked(root: Value, rows: int = 65536, workers: int = 2,
+def chunked(root: Value, rows: int | None = None, workers: int = 2,
             keep_memory: bool = True) -> Value:
     """Make `root.forward(**feeds)` compute the loss and its gradients
-    `rows` rows at a time on `workers` threads; returns root. With
+    `rows` rows at a time on `workers` threads; returns root. rows=None
+    sizes the chunks so that the widest temporary array is about 1 MiB
+    (8,192 rows of 32 float32), small enough to stay in cache. With
     `keep_memory`, glibc keeps freed chunk arrays for the next step (see
     keep_freed_memory)."""
     root._plan = ChunkedPlan(root, rows, workers)

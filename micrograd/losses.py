@@ -39,9 +39,12 @@ def pinball(pred, y, quantiles) -> Value:
     if y.ndim == 1:
         y = ops.expand_dims(y, -1)                    # (N,) -> (N, 1)
     tau = constant(pred.bk.asarray(taus), pred)                  # (Q,)
-    one_minus_tau = constant(pred.bk.asarray([1 - t for t in taus]), pred)
+    tau_1 = constant(pred.bk.asarray([t - 1 for t in taus]), pred)
     r = y - pred                                                 # (N, Q)
-    return (tau * ops.relu(r) + one_minus_tau * ops.relu(-r)).mean()
+    # tau relu(r) + (1 - tau) relu(-r) = r * (tau - 1 if r < 0 else tau):
+    # four passes over (N, Q) forward and two back, instead of seven and
+    # six. The weight carries no gradient; at r = 0 it is tau.
+    return (r * ops.where(r < 0, tau_1, tau)).mean()
 
 
 def mse(pred, y) -> Value:

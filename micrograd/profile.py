@@ -42,10 +42,13 @@ def _timed(rule, row: _Row):
 def profile(root: Value, file=None, **feeds) -> dict:
     """Run forward(**feeds) and backward() once, timing each op type; print
     the table to `file` (stdout by default; None-like False to skip) and
-    return {op name: {'forward': (calls, s, bytes), 'backward': (...)}}."""
+    return {op name: {'forward': (calls, s, bytes), 'backward': (...)}}.
+    A compiled or chunked root is timed on the interpreted walk (the same
+    rules, on the whole batch), then left compiled as it was."""
     ops = {node.op for node in root.topo() if node.op is not None}
     rows = defaultdict(_new_rows)
     saved = [(op, op.forward, op.backward) for op in ops]
+    plan, root._plan = root._plan, None
     try:
         for op in ops:
             op.forward = _timed(op.forward, rows[op.name]['forward'])
@@ -57,6 +60,7 @@ def profile(root: Value, file=None, **feeds) -> dict:
         root.backward()
         end = time.perf_counter()
     finally:
+        root._plan = plan
         for op, forward, backward in saved:
             op.forward, op.backward = forward, backward
     table = {name: {kind: (r.calls, r.seconds, r.bytes) for kind, r in row.items()}

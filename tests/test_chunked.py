@@ -117,3 +117,18 @@ def test_steady_state_steps_reuse_memory_instead_of_faulting_it_in():
     faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3
     # one chunk's temporaries span > 3,000 pages; 8 chunks a step
     assert faults < 500, f'{faults:.0f} page faults a step'
+
+
+@pytest.mark.parametrize('width,dtype,rows', [(32, 'float32', 8192),
+                                              (64, 'float64', 2048),
+                                              (1, 'float32', 65536),
+                                              (100_000, 'float64', 256)])
+def test_default_chunks_keep_the_widest_array_near_one_mebibyte(width, dtype,
+                                                                rows):
+    x = Value(shape=(None, 3), name='x', requires_grad=False, dtype=dtype)
+    w = Value(np.ones((3, width)), dtype=dtype)
+    loss = mg.chunked((x @ w).relu().mean())
+    assert loss._plan.rows == rows
+    loss.forward(x=np.ones((rows + 5, 3)))          # and it runs
+    np.testing.assert_allclose(w.grad, np.full((3, width), 1 / width),
+                               rtol=1e-3 if dtype == 'float32' else 1e-10)

@@ -25,3 +25,16 @@ def test_profile_counts_each_op_and_restores_the_rules():
             for name, op in mg.OPS.items()} == rules
     np.testing.assert_allclose(loss.data, mg.relu(
         model(Value(np.ones((5, 4))))).mean().data)
+
+
+def test_a_compiled_root_is_profiled_on_the_interpreted_walk_and_stays_compiled():
+    x = Value(shape=(None, 3), name='x', requires_grad=False)
+    w = Value(np.ones((3, 2)))
+    loss = (x @ w).relu().mean()
+    mg.compile(loss)
+    plan = loss._plan
+    table = mg.profile(loss, file=False, x=np.ones((4, 3)))
+    assert table['matmul']['forward'][0] == 1
+    assert table['matmul']['backward'][0] == 1
+    assert loss._plan is plan
+    np.testing.assert_allclose(w.grad, np.full((3, 2), 0.5))
