@@ -104,6 +104,7 @@ class NumpyBackend(Backend):
 
     def __init__(self):
         super().__init__(np, 'numpy')
+        self._ones = np.ones(0)
 
     # Fast paths for the hottest calls: NumPy's module-level wrappers cost
     # about a microsecond each, and where() is 4x slower than a multiply.
@@ -115,6 +116,15 @@ class NumpyBackend(Backend):
     def sum(self, x, axis=None, keepdims=False, dtype=None):
         if dtype is not None or x.dtype.kind == 'b':
             return np.sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
+        if (axis == (0,) and x.ndim == 2 and x.shape[0] > 64 and
+                x.dtype.char in 'fd' and x.flags.c_contiguous):
+            # down the rows (bias gradients): a BLAS product with ones is
+            # about 8x faster than add.reduce on narrow rows
+            ones = self._ones
+            if ones.shape[0] != x.shape[0] or ones.dtype != x.dtype:
+                self._ones = ones = np.ones(x.shape[0], dtype=x.dtype)
+            total = ones @ x
+            return total[None] if keepdims else total
         return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
     def mean(self, x, axis=None, keepdims=False):

@@ -392,3 +392,22 @@ def test_toposort_on_random_graphs_has_every_ancestor_once_parents_first(picks):
     position = {id(n): k for k, n in enumerate(order)}
     assert all(position[id(p)] < position[id(n)]
                for n in order for p in n.parents)
+
+
+@pytest.mark.parametrize('shape', [(65, 3), (1000, 9), (1000, 1), (3, 1000)])
+@pytest.mark.parametrize('dtype', ['float32', 'float64'])
+@pytest.mark.parametrize('keepdims', [False, True])
+def test_numpy_sum_down_the_rows_matches_numpy(shape, dtype, keepdims):
+    """The BLAS path for sums over axis 0 (bias gradients) gives NumPy's
+    sum, for contiguous and transposed arrays, with and without keepdims."""
+    rng = np.random.default_rng(0)
+    for x in (rng.standard_normal(shape).astype(dtype),
+              rng.standard_normal(shape[::-1]).astype(dtype).T):
+        got = NUMPY.sum(x, axis=(0,), keepdims=keepdims)
+        want = np.sum(x, axis=0, keepdims=keepdims)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == 'float32'
+                                   else 1e-12)
+    x = np.ones((100, 2))
+    x[3, 1] = np.nan
+    assert np.isnan(NUMPY.sum(x, axis=(0,))[1])
