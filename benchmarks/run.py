@@ -108,7 +108,7 @@ def main(argv=None):
                  'w3': 'W3 chain of 500 x (y * 1.0001 + 0.0001).tanh()'}
         for w in args.only or ['w1', 'w2', 'w3']:
             text, agree = table(w, measure(w, args.rows, args.steps * (
-                1 if w == 'w1' else 20), args.repeats), names[w])
+                1 if w == 'w1' else 100), args.repeats), names[w])
             print(text)
             all_agree &= agree
     return 0 if all_agree else 1

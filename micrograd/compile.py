@@ -115,7 +115,7 @@ class Plan:
         shapes = {}
 
         def fit(k, t, shape, lazy):
-            tshape = tuple(t.shape)
+            tshape, shape = tuple(t.shape), tuple(shape)
             shapes[k] = tshape, shape
             axes, summed, kept, spread = fitting(tshape, shape, lazy)
             xp = self.root.bk
