@@ -83,13 +83,17 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--rows', type=int, default=1_500_000)
     p.add_argument('--steps', type=int, default=5)
-    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--repeats', type=int, default=None,
+                   help='runs per framework (default: 3 for W1, 7 for the '
+                        'short W2 and W3)')
     p.add_argument('--quick', action='store_true')
     p.add_argument('--scaling', action='store_true')
     p.add_argument('--only', choices=['w1', 'w2', 'w3'], action='append')
     args = p.parse_args(argv)
     if args.quick:
         args.rows, args.steps, args.repeats = 20_000, 2, 1
+    repeats = {'w1': args.repeats or 3, 'w2': args.repeats or 7,
+               'w3': args.repeats or 7}
     print(f'machine: {platform.machine()}, {os.cpu_count()} cores, '
           f'load average {os.getloadavg()[0]:.2f}, Python '
           f'{platform.python_version()}')
@@ -98,7 +102,7 @@ def main(argv=None):
         for rows in ((20_000, 40_000) if args.quick else
                      (100_000, 400_000, 1_500_000)):
             text, agree = table('w1', measure('w1', rows, args.steps,
-                                              args.repeats),
+                                              repeats['w1']),
                                 f'W1 quantile regression, {rows:,} rows')
             print(text)
             all_agree &= agree
@@ -108,7 +112,7 @@ def main(argv=None):
                  'w3': 'W3 chain of 500 x (y * 1.0001 + 0.0001).tanh()'}
         for w in args.only or ['w1', 'w2', 'w3']:
             text, agree = table(w, measure(w, args.rows, args.steps * (
-                1 if w == 'w1' else 100), args.repeats), names[w])
+                1 if w == 'w1' else 100), repeats[w]), names[w])
             print(text)
             all_agree &= agree
     return 0 if all_agree else 1
