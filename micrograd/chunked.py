@@ -199,7 +199,7 @@ def keep_freed_memory() -> bool:
 
     By default glibc hands a freed block of a few MB back to the system and
     the next step's array of the same size is faulted in again, page by page
-    (W1: about 150,000 page faults a step). With arrays up to 32 MiB taken
+    (W1 with 65,536-row chunks: about 150,000 page faults a step). With arrays up to 32 MiB taken
     from the heap, and up to 256 MiB of free heap kept, each step reuses the
     previous step's memory. The peak is unchanged; what stays reserved is
     about one step's chunk temporaries. Returns False where malloc is not
