@@ -99,7 +99,10 @@ def test_chunked_errors():
 def test_steady_state_steps_reuse_memory_instead_of_faulting_it_in():
     """Each step frees and allocates the same chunk-sized arrays (4 MB
     each here): with keep_freed_memory they come back from the heap, so a
-    step faults in almost no new pages."""
+    step faults in almost no new pages. (BLAS is held to one thread per
+    worker through threadpoolctl; several BLAS threads in each worker make
+    OpenBLAS map buffers of its own every call.)"""
+    pytest.importorskip('threadpoolctl')
     import resource
     from micrograd.chunked import keep_freed_memory
     model = nn.TensorMLP(50, [64, 9], rng=0)
