@@ -303,8 +303,8 @@ def compile(root: Value) -> Value:  # noqa: A001  (micrograd.compile)
 
 def compiled_source(root: Value) -> str:
     """The Python source that `compile(root)` generated: the generic code,
-    then the code specialised for the leaf shapes of the latest new shapes
-    (once a backward has run)."""
+    then, once a backward has run, the code specialised for the most recent
+    new leaf shapes."""
     if root._plan is None:
         raise ValueError('compiled_source: this Value is not compiled; call '
                          'micrograd.compile(root) first')
