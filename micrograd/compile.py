@@ -36,6 +36,8 @@ LITERALS = (int, float, bool, str, type(None))
 ELEMENTWISE = frozenset({
     'add', 'sub', 'mul', 'div', 'neg', 'exp', 'log', 'log1p', 'expm1', 'sqrt',
     'tanh', 'sigmoid', 'relu', 'abs', 'sin', 'cos'})
+# Binary rules whose two gradients are equal when both inputs are one node.
+SYMMETRIC = frozenset({'add', 'mul'})
 
 
 def _literal(value) -> bool:
@@ -215,10 +217,16 @@ class Plan:
             args = [f'g{i}', data(i)] + [data(j) for j in parents]
             if node.op.takes_need:
                 need = tuple(p.requires_grad for p in node.parents)
+                twice = (node.op.name in SYMMETRIC and need == (True, True)
+                         and parents[0] == parents[1])
+                if twice:               # x * x: both gradients are one
+                    need = (True, False)
                 args.append(f'need={need!r}')
                 outs = [f't{k}' for k in range(len(parents))]
                 lines.append(f'    {", ".join(outs)}, = '
                              + self._call(node.op.backward, node, args))
+                if twice:
+                    lines.append('    t1 = t0')
             else:
                 outs = ['t0']
                 lines.append('    t0 = ' + self._call(node.op.backward, node,

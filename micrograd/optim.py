@@ -149,6 +149,9 @@ class SGD(Optimiser):
         self.momentum, self.nesterov = momentum, nesterov
 
     def update(self, j, p, g, lr):
+        if not (self.weight_decay or self.momentum):      # plain SGD
+            p.data -= p.bk.multiply_into(self.scratch[j], g, lr)
+            return
         step = self.scratch[j]
         step[...] = g
         if self.weight_decay:

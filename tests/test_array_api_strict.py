@@ -107,3 +107,24 @@ def test_strict_duplicate_indices_accumulate():
     v[xp.asarray(np.array([1, -3, 3, 1]))].backward(
         xp.asarray(np.array([1.0, 10.0, 100.0, 1000.0])))
     assert_allclose(to_numpy(v.grad), [0.0, 1011.0, 0.0, 100.0])
+
+
+@pytest.mark.parametrize('settings', [{}, {'momentum': 0.9},
+                                      {'weight_decay': 0.1}])
+def test_strict_optimisers_step_like_numpy(settings):
+    """The optimisers update arrays of any Array API library in place, the
+    same numbers as on NumPy (plain SGD, momentum, decay, Adam)."""
+    from micrograd.optim import SGD, Adam
+    start, grad = np.array([1.0, -2.0, 3.0]), np.array([0.5, 0.25, -1.0])
+    for make in (lambda w: SGD([w], learning_rate=0.1, **settings),
+                 lambda w: Adam([w], learning_rate=0.1,
+                                weight_decay=settings.get('weight_decay', 0))):
+        results = []
+        for wrap in (xp.asarray, np.asarray):
+            w = mg.Value(wrap(start))
+            opt = make(w)
+            for _ in range(3):
+                w.grad = wrap(grad)
+                opt.step()
+            results.append(to_numpy(w.data) if wrap is xp.asarray else w.data)
+        assert_allclose(results[0], results[1], rtol=1e-12)
