@@ -144,6 +144,22 @@ def w1_torch(X, y, steps):
     return step
 
 
+def tensorflow(threads):
+    """TensorFlow, with `threads` threads inside an op and one between."""
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    return tf
+
+
+def jax_float64():
+    """JAX with float64 enabled (W2 and W3 run in float64, as NumPy)."""
+    import jax
+    import jax.numpy  # noqa: F401  (jax.numpy as an attribute)
+    jax.config.update('jax_enable_x64', True)
+    return jax
+
+
 def adam_update(sqrt, params, grads, state, t, lr=0.01, b1=0.9, b2=0.999,
                 eps=1e-8):
     """The Adam step of adam_numpy, written functionally (JAX, TensorFlow)."""
@@ -184,10 +200,7 @@ def w1_jax(X, y, steps):
 
 
 def w1_tensorflow(X, y, steps):
-    import tensorflow as tf
-    threads = int(os.environ.get('THREADS', '2'))
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf = tensorflow(int(os.environ.get('THREADS', '2')))
     Xt, yt = tf.constant(X), tf.constant(y)
     tau = tf.constant(QUANTILES, dtype=tf.float32)
     params = [tf.Variable(p) for p in w1_params()]
@@ -199,11 +212,12 @@ def w1_tensorflow(X, y, steps):
         W1, b1, W2, b2 = params
         with tf.GradientTape() as tape:
             r = yt[:, None] - (tf.nn.relu(Xt @ W1 + b1) @ W2 + b2)
-            loss = tf.reduce_mean(tau * tf.nn.relu(r) + (1 - tau) * tf.nn.relu(-r))
+            loss = tf.reduce_mean(tau * tf.nn.relu(r)
+                                  + (1 - tau) * tf.nn.relu(-r))
         grads = tape.gradient(loss, params)
         t.assign_add(1.0)
-        new, (m, v) = adam_update(tf.sqrt, params, grads,
-                                  [[s.read_value() for s in ss] for ss in slots], t)
+        state = [[s.read_value() for s in ss] for ss in slots]
+        new, (m, v) = adam_update(tf.sqrt, params, grads, state, t)
         for var, value in zip(params + slots[0] + slots[1], new + m + v):
             var.assign(value)
         return loss
@@ -303,9 +317,8 @@ def w2_torch(steps):
 
 
 def w2_jax(steps):
-    import jax
-    jax.config.update('jax_enable_x64', True)
-    import jax.numpy as jnp
+    jax = jax_float64()
+    jnp = jax.numpy
     X, y = (jnp.asarray(a) for a in moons())
 
     def loss_fn(ps):
@@ -330,9 +343,7 @@ def w2_jax(steps):
 
 
 def w2_tensorflow(steps):
-    import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf = tensorflow(1)
     X, y = (tf.constant(a) for a in moons())
     ps = [tf.Variable(p) for p in w2_params()]
 
@@ -425,9 +436,8 @@ def w3_torch(steps):
 
 
 def w3_jax(steps):
-    import jax
-    jax.config.update('jax_enable_x64', True)
-    import jax.numpy as jnp
+    jax = jax_float64()
+    jnp = jax.numpy
 
     def f(x):
         y = x
@@ -445,9 +455,7 @@ def w3_jax(steps):
 
 
 def w3_tensorflow(steps):
-    import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf = tensorflow(1)
     x = tf.Variable(tf.linspace(tf.constant(-1.0, tf.float64), 1.0, 16))
 
     @tf.function

@@ -114,8 +114,7 @@ class ChunkedPlan:
                              'positive ints')
         self.batch_names, self.kind, width = batch_analysis(root)
         if rows is None:                # chunks whose arrays stay in cache
-            rows = min(65536, max(256, CACHE_BYTES //
-                                                    max(width, 1)))
+            rows = min(65536, max(256, CACHE_BYTES // max(width, 1)))
         self.root, self.rows, self.workers = root, rows, workers
         self.plan = Plan(root)
         self.topo = self.plan.topo
@@ -199,11 +198,11 @@ def keep_freed_memory() -> bool:
 
     By default glibc hands a freed block of a few MB back to the system and
     the next step's array of the same size is faulted in again, page by page
-    (W1 with 65,536-row chunks: about 150,000 page faults a step). With arrays up to 32 MiB taken
-    from the heap, and up to 256 MiB of free heap kept, each step reuses the
-    previous step's memory. The peak is unchanged; what stays reserved is
-    about one step's chunk temporaries. Returns False where malloc is not
-    glibc's (nothing is changed there)."""
+    (W1 with 65,536-row chunks: about 150,000 page faults a step). With
+    arrays up to 32 MiB taken from the heap, and up to 256 MiB of free heap
+    kept, each step reuses the previous step's memory. The peak is
+    unchanged; what stays reserved is about one step's chunk temporaries.
+    Returns False where malloc is not glibc's (nothing is changed there)."""
     global _kept
     if _kept is None:
         _kept = False

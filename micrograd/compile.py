@@ -194,7 +194,8 @@ class Plan:
         half of step(), returning (root data, gradients of self.leaves).
         Generic (shapes None): every gradient goes through fit(). Given the
         shapes fit() noted: only the sums and broadcasts they call for."""
-        lines = [] if pure else [f'def backward(seed{", fit" if shapes is None else ""}):']
+        params = 'seed, fit' if shapes is None else 'seed'
+        lines = [] if pure else [f'def backward({params}):']
         last = len(self.topo) - 1
         lines.append(f'    g{last} = seed')
         state = {last: 'shared'}        # gradient variable: 'shared' | 'owned'
