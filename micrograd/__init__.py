@@ -10,9 +10,10 @@ if DTYPE not in ('float16', 'float32', 'float64', 'float128'):
     raise ValueError(f"micrograd: DTYPE={DTYPE!r} in the environment; use "
                      "float16, float32, float64 or float128")
 
+from .checks import detect_anomaly  # noqa: E402
 from .engine import OPS, Op, Value, apply  # noqa: E402
 from .ops import (  # noqa: E402
-    abs, add, arcsin, arcsinh, arctanh, broadcast_to, clip, concatenate, cos,
+    abs, add, astype, equal, not_equal, arcsin, arcsinh, arctanh, broadcast_to, clip, concatenate, cos,
     div, einsum, exp, expand_dims, expm1, getitem, greater, greater_equal,
     less, less_equal, log, log1p, log_softmax, logsumexp, matmul, max,
     maximum, mean, min, minimum, mul, neg, pow, relu, reshape, sigmoid, sin,
@@ -24,8 +25,8 @@ from .gradcheck import gradcheck  # noqa: E402
 multiply, divide, subtract, negative, power = mul, div, sub, neg, pow
 
 __all__ = [
-    'DTYPE', 'OPS', 'Op', 'Value', 'apply', 'gradcheck',
-    'abs', 'add', 'arcsin', 'arcsinh', 'arctanh', 'broadcast_to', 'clip',
+    'DTYPE', 'OPS', 'Op', 'Value', 'apply', 'detect_anomaly', 'gradcheck',
+    'abs', 'add', 'astype', 'equal', 'not_equal', 'arcsin', 'arcsinh', 'arctanh', 'broadcast_to', 'clip',
     'concatenate', 'cos', 'div', 'divide', 'einsum', 'exp', 'expand_dims',
     'expm1', 'getitem', 'greater', 'greater_equal', 'less', 'less_equal',
     'log', 'log1p', 'log_softmax', 'logsumexp', 'matmul', 'max', 'maximum',
@@ -40,3 +41,4 @@ from .profile import profile  # noqa: E402
 from .serialize import load, save  # noqa: E402
 
 __all__ += ['chunked', 'compile', 'compiled_source', 'draw_dot', 'load', 'profile', 'save', 'to_dot']
+from . import data, losses, nn, optim  # noqa: E402  (mg.nn.Linear, ...)

@@ -27,6 +27,7 @@ class Backend:
 
     def __init__(self, namespace, name: str):
         self.ns, self.name = namespace, name
+        self.floats = {}        # dtype -> is it a real floating type?
 
     def __getattr__(self, attr):
         if attr.startswith('__'):
@@ -40,7 +41,17 @@ class Backend:
 
     def dtype(self, spec):
         """A dtype of this library from a name ('float32') or a dtype."""
-        return getattr(self.ns, spec) if isinstance(spec, str) else spec
+        if not isinstance(spec, str):
+            return spec
+        found = getattr(self.ns, spec, None) if spec in DTYPES else None
+        if found is None:
+            raise TypeError(f'dtype {spec!r} is not one of {self.name}\'s: '
+                            f'{", ".join(d for d in DTYPES if hasattr(self.ns, d))}')
+        return found
+
+    def read_only(self, x):
+        """x, guarded against writes where the library can (user rules)."""
+        return x
 
     def materialize(self, *arrays):
         """Compute lazy arrays (identity for eager libraries)."""
@@ -151,6 +162,11 @@ class NumpyBackend(Backend):
     def getitem(self, x, index):
         return x[index]
 
+    def read_only(self, x):
+        view = x.view()
+        view.flags.writeable = False
+        return view
+
     def scatter_add(self, shape, index, g):
         out = np.zeros(shape, dtype=g.dtype)
         if _is_basic(index):
@@ -173,7 +189,20 @@ class DaskBackend(Backend):
         return dask.compute(*arrays)
 
 
+DTYPES = ('float16', 'float32', 'float64', 'float128', 'complex64',
+          'complex128', 'bool', 'int8', 'int16', 'int32', 'int64', 'uint8',
+          'uint16', 'uint32', 'uint64')
 NUMPY = NumpyBackend()
+
+
+def is_float(bk: Backend, dtype) -> bool:
+    """Is `dtype` a real floating-point type? (Cached per backend and dtype.)"""
+    found = bk.floats.get(dtype)
+    if found is None:
+        kind = getattr(dtype, 'kind', None)
+        found = bk.floats[dtype] = (kind == 'f' if isinstance(kind, str) else
+                                    bool(bk.isdtype(dtype, 'real floating')))
+    return found
 _BY_TYPE: dict[type, Backend] = {np.ndarray: NUMPY}
 _BY_NAMESPACE: dict[int, Backend] = {id(np): NUMPY}
 

@@ -27,7 +27,8 @@ import platform
 from concurrent.futures import ThreadPoolExecutor
 
 from .compile import Plan
-from .engine import Value, _check_feeds, _feed
+from .checks import FeedError, check_feeds as _check_feeds, feed as _feed
+from .engine import Value, prepare
 
 ROWWISE = {'add', 'sub', 'mul', 'div', 'pow', 'neg', 'exp', 'log', 'log1p',
            'expm1', 'sqrt', 'tanh', 'sigmoid', 'relu', 'abs', 'sin', 'cos',
@@ -106,6 +107,7 @@ CACHE_BYTES = 1 << 20       # rows=None: the widest temporary about this big
 
 class ChunkedPlan:
     """forward(feeds) runs forward and backward chunk by chunk."""
+    grads_in_forward = True
 
     def __init__(self, root: Value, rows: int, workers: int):
         if rows is not None and (not isinstance(rows, int) or rows < 1) or \
@@ -117,7 +119,7 @@ class ChunkedPlan:
             rows = min(65536, max(256, CACHE_BYTES // max(width, 1)))
         self.root, self.rows, self.workers = root, rows, workers
         self.plan = Plan(root)
-        self.topo = self.plan.topo
+        self.epoch, self.topo = self.plan.epoch, self.plan.topo
         self.named = [n for n in self.topo if n.op is None and n.name]
 
     def forward(self, feeds):
@@ -127,7 +129,7 @@ class ChunkedPlan:
         full = {n.name: n.data for n in self.named}
         sizes = {full[name].shape[0] for name in self.batch_names}
         if len(sizes) != 1:
-            raise ValueError('chunked: the batch placeholders have different '
+            raise FeedError('chunked: the batch placeholders have different '
                              f'numbers of rows: {sorted(sizes)}')
         total = sizes.pop()
         # at most `rows` rows a chunk, in a multiple of `workers` equal chunks
@@ -165,6 +167,10 @@ class ChunkedPlan:
             leaf.grad = g
         root.data = loss
         root.grad = bk.ones(shape, dtype=dtype)
+
+    def rebuild(self) -> ChunkedPlan:
+        """A new plan for the same root (a leaf's requires_grad changed)."""
+        return ChunkedPlan(self.root, self.rows, self.workers)
 
     def backward(self, grad=None):
         if grad is not None:

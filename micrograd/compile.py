@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import builtins
 
-from .engine import Value, _check_feeds, _feed, sum_axes
+from .checks import check_feeds as _check_feeds, feed as _feed
+from .engine import Value, prepare, sum_axes
 
 LITERALS = (int, float, bool, str, type(None))
 # Rules that use their upstream gradient only elementwise, so that a
@@ -48,8 +49,10 @@ def _literal(value) -> bool:
 
 class Plan:
     """The generated forward and backward of one root."""
+    grads_in_forward = False
 
     def __init__(self, root: Value):
+        self.epoch = prepare(root)      # requires_grad flags up to date
         self.root, self.topo = root, root.topo()
         self.index = {id(n): i for i, n in enumerate(self.topo)}
         self.ns = {'xp': root.bk, 'N': self.topo, 'check_feeds': _check_feeds,
@@ -68,6 +71,10 @@ class Plan:
         self._ones = None
         for node in self.topo:
             node.grad = None
+
+    def rebuild(self) -> Plan:
+        """A new plan for the same root (a leaf's requires_grad changed)."""
+        return Plan(self.root)
 
     @staticmethod
     def _run(source, ns):
@@ -184,7 +191,7 @@ class Plan:
                 lines.append(f'    n{i} = N[{i}].data')
             else:
                 args = [f'n{self.index[id(p)]}' for p in node.parents]
-                store = '' if pure else f'N[{i}].data = '
+                store = '' if pure else f'N[{i}]._data = '
                 lines.append(f'    n{i} = {store}'
                              + self._call(node.op.forward, node, args))
         return '\n'.join(lines)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import builtins
 import math
 
-from .backend import parse_einsum
+from .backend import is_float, parse_einsum
 from .engine import Op, Value, apply, constant
 
 
@@ -504,10 +504,20 @@ def less_equal_forward(xp, x, y):
     return x <= y
 
 
+def equal_forward(xp, x, y):
+    return x == y
+
+
+def not_equal_forward(xp, x, y):
+    return x != y
+
+
 GREATER = Op('greater', greater_forward)
 GREATER_EQUAL = Op('greater_equal', greater_equal_forward)
 LESS = Op('less', less_forward)
 LESS_EQUAL = Op('less_equal', less_equal_forward)
+EQUAL = Op('equal', equal_forward)
+NOT_EQUAL = Op('not_equal', not_equal_forward)
 
 
 def greater(x, y) -> Value:
@@ -530,6 +540,21 @@ def less_equal(x, y) -> Value:
     return apply(LESS_EQUAL, x, y)
 
 
+def equal(x, y) -> Value:
+    """x == y elementwise, as a boolean Value (no gradient); NotImplemented
+    beside what is not array-like, so `v == None` is False."""
+    return NotImplemented if _not_array(y) else apply(EQUAL, x, y)
+
+
+def not_equal(x, y) -> Value:
+    """x != y elementwise, as a boolean Value (no gradient)."""
+    return NotImplemented if _not_array(y) else apply(NOT_EQUAL, x, y)
+
+
+def _not_array(y) -> bool:
+    return y is None or isinstance(y, (str, bytes, dict, set))
+
+
 def stop_gradient_forward(xp, x):
     return x
 
@@ -540,6 +565,30 @@ STOP_GRADIENT = Op('stop_gradient', stop_gradient_forward)
 def stop_gradient(x) -> Value:
     """x's value, with no gradient flowing back through it."""
     return apply(STOP_GRADIENT, x)
+
+
+# astype: z = x as another dtype;  dz/dx = 1 (g cast back to x's dtype)
+def astype_forward(xp, x, dtype):
+    return xp.astype(x, dtype)
+
+
+def astype_backward(xp, g, out, x, dtype):
+    return xp.astype(g, x.dtype)
+
+
+ASTYPE = Op('astype', astype_forward, astype_backward)
+
+
+def astype(x, dtype) -> Value:
+    """x cast to `dtype` (a name such as 'float32', or a dtype); a cast to
+    an integer or boolean type passes no gradient."""
+    x = _value(x)
+    dtype = x.bk.dtype(dtype)
+    if dtype == x.dtype:
+        return x
+    if not is_float(x.bk, dtype):
+        x = stop_gradient(x)
+    return apply(ASTYPE, x, dtype=dtype)
 
 
 # ---------------------------------------------------------------- reductions
@@ -1000,5 +1049,5 @@ def split(x, indices_or_sections, axis=0) -> list[Value]:
 for _name in ('exp', 'log', 'log1p', 'expm1', 'sqrt', 'tanh', 'sigmoid',
               'relu', 'abs', 'sin', 'cos', 'arctanh', 'arcsin', 'arcsinh',
               'clip', 'sum', 'mean', 'max', 'min', 'logsumexp', 'softmax',
-              'log_softmax', 'squeeze', 'expand_dims', 'split'):
+              'log_softmax', 'squeeze', 'expand_dims', 'split', 'astype'):
     setattr(Value, _name, globals()[_name])

@@ -744,6 +744,16 @@ add_row('abs(x) builtin', builtins.abs, ['abs'], sample=NONZERO,
         specs=broadcastable(1), examples=UNARY_EXAMPLES,
         torch=lambda T, x: T.abs(x), uses=['__abs__'])
 
+# astype: float64 to float128 is exact, so central differences still hold
+add_row('astype(x, float128)', lambda x: mg.astype(x, 'float128'), ['astype'],
+        specs=broadcastable(1), examples=UNARY_EXAMPLES,
+        torch=lambda T, x: x.to(T.float64), public=[mg.astype],
+        strict='array_api_strict has no float128')
+add_row('x.astype(float128)', lambda x: x.astype('float128'), ['astype'],
+        specs=broadcastable(1), examples=UNARY_EXAMPLES,
+        torch=lambda T, x: x.to(T.float64), uses=['astype'],
+        strict='array_api_strict has no float128')
+
 for name in ('maximum', 'minimum'):
     add_row(f'{name}(x, y)', getattr(mg, name), [name], sample=distinct,
             specs=broadcastable(2), examples=BINARY_EXAMPLES,
@@ -1052,7 +1062,7 @@ add_row('x[boolean mask]', _subscript, ['getitem'], specs=mask_index_specs(),
 # ---------------------------------------------------------------- what must be covered
 
 NOT_DIFFERENTIABLE = {'greater', 'greater_equal', 'less', 'less_equal',
-                      'stop_gradient'}
+                      'equal', 'not_equal', 'stop_gradient'}
 
 
 def public_differentiable_functions() -> dict:
