@@ -24,6 +24,7 @@ class Backend:
     namespace once, then cached on the object (plain attribute access)."""
 
     is_lazy = False
+    mutable = True      # arrays take x[...] = y and x *= c in place
 
     def __init__(self, namespace, name: str):
         self.ns, self.name = namespace, name
@@ -183,6 +184,7 @@ class NumpyBackend(Backend):
 class DaskBackend(Backend):
     """Dask arrays through array-api-compat: lazy, computed by `materialize`."""
     is_lazy = True
+    mutable = False     # x *= c makes a new array
 
     def materialize(self, *arrays):
         import dask
@@ -249,7 +251,21 @@ def _for_namespace(ns) -> Backend:
         name = ns.__name__.split('.')[-1]
         cls = DaskBackend if 'dask' in ns.__name__ else Backend
         bk = _BY_NAMESPACE[id(ns)] = cls(ns, name)
+        if cls is Backend:
+            bk.mutable = _writes_in_place(ns)
     return bk
+
+
+def _writes_in_place(ns) -> bool:
+    """Whether the library's arrays are written in place by x *= c and
+    x[...] = y (False for immutable arrays, such as JAX's)."""
+    try:
+        x = alias = ns.zeros((1,))
+        x *= 2
+        x[...] = ns.ones((1,))
+    except Exception:
+        return False
+    return x is alias
 
 
 def _is_basic(index) -> bool:

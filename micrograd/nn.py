@@ -10,6 +10,8 @@ multiplication (for teaching; tensor layers are far faster).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from . import ops
@@ -36,19 +38,22 @@ class Module:
                 for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict) -> None:
-        """Set every parameter from `state` (same names, same shapes);
-        graphs built on the parameters see the new values."""
+        """Set every parameter from `state` (same names, same shapes, real
+        numbers, finite); graphs built on the parameters see the new values.
+        Everything is checked before any parameter changes; errors name the
+        key."""
+        if not isinstance(state, Mapping):
+            raise TypeError('load_state_dict: state must be a dict of name '
+                            f'-> array, got {type(state).__name__}')
         params = dict(self.named_parameters())
         missing, extra = set(params) - set(state), set(state) - set(params)
         if missing or extra:
             raise KeyError(f'load_state_dict: missing {sorted(missing)}, '
-                           f'unexpected {sorted(extra)}')
+                           f'unexpected {sorted(extra, key=str)}')
+        arrays = {name: _state_array(name, state[name], p)
+                  for name, p in params.items()}
         for name, p in params.items():
-            array = p.bk.asarray(state[name], dtype=p.dtype, copy=True)
-            if tuple(array.shape) != p.shape:
-                raise ValueError(f"load_state_dict: '{name}' has shape "
-                                 f'{tuple(array.shape)}, parameter has {p.shape}')
-            p.data = array
+            p.data = arrays[name]
 
     def L2_norm(self) -> float:
         """sum_p sum(p**2) over the parameters: the squared L2 norm, under
@@ -63,6 +68,30 @@ class Module:
 
     def __call__(self, x):
         return self.forward(x)
+
+
+def _state_array(name: str, value, p: Value):
+    """state[name] as a new array of p's backend and dtype, checked: real
+    numbers, p's shape, finite."""
+    bk = p.bk
+    try:
+        source = bk.asarray(value)
+        numbers = bk.isdtype(source.dtype, ('real floating', 'integral'))
+    except Exception:
+        numbers = False
+    if not numbers:
+        what = getattr(value, 'dtype', type(value).__name__)
+        raise TypeError(f"load_state_dict: '{name}' must be an array of real "
+                        f'numbers (as {p.dtype}), got {what}')
+    if tuple(source.shape) != p.shape:
+        raise ValueError(f"load_state_dict: '{name}' has shape "
+                         f'{tuple(source.shape)}, parameter has {p.shape}')
+    array = bk.asarray(source, dtype=p.dtype, copy=True)
+    if not bool(bk.all(bk.isfinite(array))):
+        raise ValueError(f"load_state_dict: '{name}' holds values that are "
+                         f'not finite (inf or NaN, or too large for '
+                         f'{p.dtype})')
+    return array
 
 
 def _collect(name, attr, found):

@@ -8,11 +8,18 @@
 Parameters are updated in place in their own dtype, through one scratch
 buffer per parameter: a step allocates no full-size array. Gradients are
 only read (they may be read-only views shared between nodes).
+
+Arrays that cannot be written in place (Dask, JAX: `p.bk.mutable` is
+False) get the same arithmetic as new arrays: each update is written with
+augmented assignments on local names (`m *= beta1`), which NumPy does in
+place and immutable libraries do by making a new array, and the results are
+stored back (`self.m[j] = m`, `p.data = w`), the same object for NumPy.
 """
 from __future__ import annotations
 
 import math
-from numbers import Number
+from collections.abc import Mapping
+from numbers import Integral, Number
 
 from .engine import Value
 
@@ -44,31 +51,70 @@ def _check_wrt(name: str, wrt) -> list:
     return wrt
 
 
-def _check_number(name: str, arg: str, value, optional=False, below=None):
-    """value, if a non-negative number (below `below`); else an error that
-    names the optimiser and the argument."""
+def _check_number(name: str, arg: str, value, optional=False, below=None,
+                  finite=True):
+    """value, if a non-negative number (below `below`; finite unless told);
+    else an error that names the optimiser and the argument."""
     if value is None and optional:
         return None
-    if not isinstance(value, Number) or isinstance(value, bool):
+    if not isinstance(value, Number) or isinstance(value, (bool, complex)):
         raise TypeError(f'{name}: {arg} must be a number, got {value!r}')
     if not value >= 0 or (below is not None and not value < below):
         limit = f' and below {below}' if below is not None else ''
         raise ValueError(f'{name}: {arg} must be non-negative{limit}, '
                          f'got {value!r}')
+    if finite and value == math.inf:
+        raise ValueError(f'{name}: {arg} must be finite, got {value!r}')
     return value
+
+
+def _check_count(name: str, arg: str, value, least=0) -> int:
+    """value, if a whole number >= least; else an error naming it."""
+    if not isinstance(value, Integral) or isinstance(value, bool):
+        raise TypeError(f'{name}: {arg} must be a whole number, got '
+                        f'{value!r}')
+    if value < least:
+        raise ValueError(f'{name}: {arg} must be at least {least}, got '
+                         f'{value!r}')
+    return int(value)
 
 
 def _zeros_like(v: Value):
     return v.bk.zeros(v.data.shape, dtype=v.data.dtype)
 
 
+def _fill(bk, out, x):
+    """x copied into the buffer `out` where arrays are written in place;
+    a new copy of x otherwise (never x itself: the augmented assignments
+    that follow must not reach the caller's array)."""
+    if bk.mutable:
+        out[...] = x
+        return out
+    return bk.asarray(x, copy=True)
+
+
+def _all_finite(bk, x) -> bool:
+    return bool(bk.all(bk.isfinite(x)))
+
+
+def _describe(j: int, p: Value) -> str:
+    """'wrt[j]' with the parameter's name (if any) and shape."""
+    label = f" '{p.name}'" if getattr(p, 'name', None) else ''
+    return f'wrt[{j}]{label} of shape {tuple(p.shape)}'
+
+
 class Optimiser:
     """What every optimiser shares: parameters, learning rate, buffers,
-    state_dict. Subclasses define `update(j, p, g, lr)`."""
+    state_dict. Subclasses define `update(j, p, g, lr)`.
+
+    check_finite=True makes `step` refuse gradients that hold inf or NaN,
+    naming the parameter, before anything moves (off by default: it reads
+    every gradient once more)."""
 
     buffers: tuple = ()          # names of per-parameter state arrays
 
-    def __init__(self, name, wrt, learning_rate, weight_decay=0.0):
+    def __init__(self, name, wrt, learning_rate, weight_decay=0.0,
+                 check_finite=False):
         self.name = name
         self.wrt = _check_wrt(name, wrt)
         if not hasattr(learning_rate, '__next__'):
@@ -78,13 +124,33 @@ class Optimiser:
             _check_number(name, 'learning_rate', learning_rate)
         self.learning_rate = learning_rate
         self.weight_decay = _check_number(name, 'weight_decay', weight_decay)
+        if not isinstance(check_finite, bool):
+            raise TypeError(f'{name}: check_finite must be True or False, '
+                            f'got {check_finite!r}')
+        self.check_finite = check_finite
         self.num_steps = 0
         self.scratch = [_zeros_like(p) for p in self.wrt]
         for buffer in self.buffers:
             setattr(self, buffer, [_zeros_like(p) for p in self.wrt])
 
     def step(self) -> None:
-        """One update of every parameter, from its current `.grad`."""
+        """One update of every parameter, from its current `.grad`. A
+        gradient of another shape or dtype than its parameter (or, with
+        check_finite, one that is not finite) is refused before any
+        parameter, buffer or schedule moves."""
+        for j, p in enumerate(self.wrt):
+            g = p.grad
+            if g is None:
+                continue
+            if tuple(g.shape) != tuple(p.data.shape) or g.dtype != p.data.dtype:
+                raise ValueError(
+                    f'{self.name}: the gradient of {_describe(j, p)} has '
+                    f'shape {tuple(g.shape)} and dtype {g.dtype}; the '
+                    f'parameter has dtype {p.data.dtype}: nothing was moved')
+            if self.check_finite and not _all_finite(p.bk, g):
+                raise FloatingPointError(
+                    f'{self.name}: the gradient of {_describe(j, p)} is not '
+                    'finite (inf or NaN): no parameter was moved')
         rate = self.learning_rate
         if hasattr(rate, '__next__'):
             try:
@@ -109,23 +175,71 @@ class Optimiser:
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore what `state_dict` gave (same parameters, same shapes)."""
+        """Restore what `state_dict` gave (same parameters, same shapes).
+        Everything is checked before anything changes: the keys, num_steps
+        (a whole number >= 0), and each buffer (an array of real numbers, of
+        its parameter's shape, finite); errors name the key."""
+        where = f'{self.name}.load_state_dict'
+        if not isinstance(state, Mapping):
+            raise TypeError(f'{where}: state must be a dict, got '
+                            f'{type(state).__name__}')
         expected = {f'{b}.{j}' for b in self.buffers
                     for j in range(len(self.wrt))} | {'num_steps'}
         if set(state) != expected:
-            raise KeyError(f'{self.name}.load_state_dict: expected keys '
-                           f'{sorted(expected)}, got {sorted(state)}')
-        self.num_steps = int(state['num_steps'])
+            raise KeyError(f'{where}: expected keys {sorted(expected)}, got '
+                           f'{sorted(state, key=str)}')
+        num_steps = _state_count(where, state['num_steps'])
+        new = {}
+        for buffer in self.buffers:
+            for j, array in enumerate(getattr(self, buffer)):
+                key = f'{buffer}.{j}'
+                new[key] = _state_array(where, key, state[key], self.wrt[j])
+        self.num_steps = num_steps
         for buffer in self.buffers:
             arrays = getattr(self, buffer)
             for j, array in enumerate(arrays):
-                new = state[f'{buffer}.{j}']
-                if tuple(new.shape) != tuple(array.shape):
-                    raise ValueError(f'{self.name}.load_state_dict: '
-                                     f"'{buffer}.{j}' has shape "
-                                     f'{tuple(new.shape)}, expected '
-                                     f'{tuple(array.shape)}')
-                array[...] = new
+                arrays[j] = _fill(self.wrt[j].bk, array, new[f'{buffer}.{j}'])
+
+
+def _state_count(where: str, value) -> int:
+    """num_steps from a state: a whole number >= 0 (a 0-d integer array, as
+    load gives, included)."""
+    if hasattr(value, 'shape') and hasattr(value, 'dtype'):
+        if tuple(value.shape) != () or not str(value.dtype).startswith(
+                ('int', 'uint')):
+            raise TypeError(f"{where}: 'num_steps' must be a whole number, "
+                            f'got an array of shape {tuple(value.shape)} and '
+                            f'dtype {value.dtype}')
+        value = int(value)
+    if not isinstance(value, Integral) or isinstance(value, bool):
+        raise TypeError(f"{where}: 'num_steps' must be a whole number, got "
+                        f'{value!r}')
+    if value < 0:
+        raise ValueError(f"{where}: 'num_steps' must be >= 0, got {value}")
+    return int(value)
+
+
+def _state_array(where: str, key: str, value, p: Value):
+    """A state array as an array of p's backend and dtype, checked."""
+    bk = p.bk
+    try:
+        array = bk.asarray(value, copy=True)
+        numbers = bk.isdtype(array.dtype, ('real floating', 'integral'))
+    except Exception:
+        numbers = False
+    if not numbers:
+        what = getattr(value, 'dtype', type(value).__name__)
+        raise TypeError(f"{where}: '{key}' must be an array of real numbers "
+                        f'(as {p.data.dtype}), got {what}')
+    if tuple(array.shape) != tuple(p.data.shape):
+        raise ValueError(f"{where}: '{key}' has shape {tuple(array.shape)}, "
+                         f'expected {tuple(p.data.shape)}')
+    array = bk.astype(array, p.data.dtype)
+    if not _all_finite(bk, array):
+        raise ValueError(f"{where}: '{key}' holds values that are not "
+                         f'finite (inf or NaN, or too large for '
+                         f'{p.data.dtype})')
+    return array
 
 
 class SGD(Optimiser):
@@ -140,22 +254,25 @@ class SGD(Optimiser):
     """
 
     def __init__(self, wrt=(), learning_rate=None, momentum=None,
-                 nesterov=False, weight_decay=0.0):
+                 nesterov=False, weight_decay=0.0, check_finite=False):
         _check_number('SGD', 'momentum', momentum, optional=True)
         if nesterov and not momentum:
             raise ValueError('SGD: nesterov needs a momentum')
         self.buffers = ('velocity',) if momentum else ()
-        super().__init__('SGD', wrt, learning_rate, weight_decay)
+        super().__init__('SGD', wrt, learning_rate, weight_decay,
+                         check_finite)
         self.momentum, self.nesterov = momentum, nesterov
 
     def update(self, j, p, g, lr):
+        bk, w = p.bk, p.data
         if not (self.weight_decay or self.momentum):      # plain SGD
-            p.data -= p.bk.multiply_into(self.scratch[j], g, lr)
+            w -= bk.multiply_into(self.scratch[j], g, lr) if bk.mutable \
+                else g * lr
+            p.data = w
             return
-        step = self.scratch[j]
-        step[...] = g
+        step = _fill(bk, self.scratch[j], g)
         if self.weight_decay:
-            step += self.weight_decay * p.data
+            step += self.weight_decay * w
         if self.momentum:
             velocity = self.velocity[j]
             velocity *= self.momentum
@@ -163,9 +280,11 @@ class SGD(Optimiser):
             if self.nesterov:
                 step += self.momentum * velocity
             else:
-                step[...] = velocity
+                step = _fill(bk, step, velocity)
+            self.velocity[j] = velocity
         step *= lr
-        p.data -= step
+        w -= step
+        p.data = w
 
 
 class Adam(Optimiser):
@@ -180,20 +299,20 @@ class Adam(Optimiser):
     decoupled = False
 
     def __init__(self, wrt=(), learning_rate=1e-3, beta1=0.9, beta2=0.999,
-                 eps=1e-8, weight_decay=0.0, name='Adam'):
-        super().__init__(name, wrt, learning_rate, weight_decay)
+                 eps=1e-8, weight_decay=0.0, name='Adam', check_finite=False):
+        super().__init__(name, wrt, learning_rate, weight_decay, check_finite)
         self.beta1 = _check_number(name, 'beta1', beta1, below=1)
         self.beta2 = _check_number(name, 'beta2', beta2, below=1)
         self.eps = _check_number(name, 'eps', eps)
 
     def update(self, j, p, g, lr):
         b1, b2, t = self.beta1, self.beta2, self.num_steps
-        m, v, tmp = self.m[j], self.v[j], self.scratch[j]
+        bk, w, m, v = p.bk, p.data, self.m[j], self.v[j]
         if self.weight_decay and self.decoupled:
-            p.data *= 1 - lr * self.weight_decay
-        tmp[...] = g
+            w *= 1 - lr * self.weight_decay
+        tmp = _fill(bk, self.scratch[j], g)
         if self.weight_decay and not self.decoupled:
-            tmp += self.weight_decay * p.data
+            tmp += self.weight_decay * w
         m *= b1
         v *= b2
         m += (1 - b1) * tmp
@@ -202,13 +321,14 @@ class Adam(Optimiser):
         v += tmp
         # m_hat / (sqrt(v_hat) + eps) = (sqrt(c2) / c1) m / (sqrt(v) + eps sqrt(c2))
         c1, c2 = 1 - b1 ** t, 1 - b2 ** t
-        tmp[...] = v
+        tmp = _fill(bk, tmp, v)
         tmp **= 0.5
         tmp += self.eps * math.sqrt(c2)
         tmp **= -1
         tmp *= m
         tmp *= lr * math.sqrt(c2) / c1
-        p.data -= tmp
+        w -= tmp
+        self.m[j], self.v[j], p.data = m, v, w
 
 
 class AdamW(Adam):
@@ -217,9 +337,9 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, wrt=(), learning_rate=1e-3, beta1=0.9, beta2=0.999,
-                 eps=1e-8, weight_decay=1e-2):
+                 eps=1e-8, weight_decay=1e-2, check_finite=False):
         super().__init__(wrt, learning_rate, beta1, beta2, eps, weight_decay,
-                         name='AdamW')
+                         name='AdamW', check_finite=check_finite)
 
 
 class ADAM(Adam):
@@ -233,36 +353,74 @@ class ADAM(Adam):
     """
 
     def __init__(self, wrt=(), learning_rate=None, beta1=None, beta2=None,
-                 eps_adam=None):
+                 eps_adam=None, check_finite=False):
         _check_number('ADAM', 'eps_adam', eps_adam)    # named as given
         super().__init__(wrt, learning_rate, beta1, beta2, eps_adam,
-                         name='ADAM')
+                         name='ADAM', check_finite=check_finite)
         self.eps_adam = eps_adam
 
 
-def clip_grad_norm(wrt, max_norm: float) -> float:
+def clip_grad_norm(wrt, max_norm: float,
+                   error_if_nonfinite: bool = False) -> float:
     """Scale the gradients of `wrt` together so that their global L2 norm is
     at most `max_norm`; returns the norm before clipping. Call it between
-    backward() and step()."""
-    params = [p for p in wrt if p.grad is not None]
-    total = math.sqrt(sum(float(p.bk.sum(p.grad * p.grad)) for p in params))
+    backward() and step().
+
+    The norm is computed as M * sqrt(sum((g / M)**2)), M the largest |g|,
+    so huge or tiny gradients neither overflow nor underflow. A norm that
+    is not finite (a gradient holds inf or NaN) leaves the gradients as they
+    are and is returned (or, with error_if_nonfinite, raises
+    FloatingPointError naming the parameter)."""
+    params = _check_wrt('clip_grad_norm', wrt)
+    max_norm = _check_number('clip_grad_norm', 'max_norm', max_norm,
+                             finite=False)
+    params = [p for p in params if p.grad is not None]
+    peaks = [float(p.bk.max(p.bk.abs(p.grad)))
+             for p in params if math.prod(p.grad.shape)]
+    largest = math.nan if any(map(math.isnan, peaks)) else max(peaks,
+                                                               default=0.0)
+    if largest == 0.0:
+        return 0.0
+    if not math.isfinite(largest):
+        if error_if_nonfinite:
+            j, p = next((j, p) for j, p in enumerate(params)
+                        if not _all_finite(p.bk, p.grad))
+            raise FloatingPointError(
+                f'clip_grad_norm: the gradient of {_describe(j, p)} is not '
+                'finite (inf or NaN)')
+        return largest
+    total = largest * math.sqrt(sum(
+        float(p.bk.sum((p.grad / largest) ** 2)) for p in params))
     if total > max_norm:
-        scale = max_norm / (total + 1e-12)
+        scale = max_norm / total
         for p in params:
             p.grad = p.grad * scale       # new arrays: .grad is never mutated
     return total
 
 
 # ---- learning-rate schedules: generators, one value per step ----------
+# Each checks its arguments when called, then returns the generator.
 
 def constant(learning_rate: float):
     """learning_rate, forever."""
+    _check_number('constant', 'learning_rate', learning_rate)
+    return _constant(learning_rate)
+
+
+def _constant(learning_rate):
     while True:
         yield learning_rate
 
 
 def step_decay(learning_rate: float, step_size: int, gamma: float = 0.1):
     """learning_rate * gamma ** (k // step_size) at step k."""
+    _check_number('step_decay', 'learning_rate', learning_rate)
+    _check_count('step_decay', 'step_size', step_size, least=1)
+    _check_number('step_decay', 'gamma', gamma)
+    return _step_decay(learning_rate, step_size, gamma)
+
+
+def _step_decay(learning_rate, step_size, gamma):
     k = 0
     while True:
         yield learning_rate * gamma ** (k // step_size)
@@ -272,6 +430,13 @@ def step_decay(learning_rate: float, step_size: int, gamma: float = 0.1):
 def cosine(learning_rate: float, total_steps: int, min_rate: float = 0.0):
     """From learning_rate down to min_rate along half a cosine over
     total_steps, then min_rate."""
+    _check_number('cosine', 'learning_rate', learning_rate)
+    _check_count('cosine', 'total_steps', total_steps)
+    _check_number('cosine', 'min_rate', min_rate)
+    return _cosine(learning_rate, total_steps, min_rate)
+
+
+def _cosine(learning_rate, total_steps, min_rate):
     k = 0
     while True:
         t = min(k, total_steps) / max(total_steps, 1)
@@ -282,7 +447,14 @@ def cosine(learning_rate: float, total_steps: int, min_rate: float = 0.0):
 def warmup(schedule, steps: int):
     """Linear warm-up over `steps` steps (rate * (k + 1) / steps), then the
     schedule (a number or a generator) as it is."""
-    inner = schedule if hasattr(schedule, '__next__') else constant(schedule)
+    _check_count('warmup', 'steps', steps)
+    if not hasattr(schedule, '__next__'):
+        _check_number('warmup', 'schedule', schedule)
+    return _warmup(schedule, steps)
+
+
+def _warmup(schedule, steps):
+    inner = schedule if hasattr(schedule, '__next__') else _constant(schedule)
     k = 0
     while True:
         rate = next(inner)

@@ -1,6 +1,13 @@
 """save/load: .npz without pickle, bit-for-bit round trips, clear errors for
 missing, corrupt and truncated files."""
+import io
+import os
 import pickle
+import re
+import signal
+import stat
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -8,6 +15,7 @@ import pytest
 
 import micrograd as mg
 from micrograd import Value, nn
+from micrograd import serialize
 from micrograd.serialize import LoadError, load, save
 
 rng = np.random.default_rng(0)
@@ -174,3 +182,147 @@ def test_load_refuses_a_zip_of_other_files(tmp_path):
         z.writestr('notes.txt', 'hello')
     with pytest.raises(LoadError, match="'notes.txt' is not a .npy array"):
         load(path)
+
+
+# ---- modes, temporary files, lying headers, names --------------------------
+
+posix_only = pytest.mark.skipif(os.name != 'posix', reason='POSIX modes')
+
+
+@posix_only
+def test_save_follows_the_umask_and_keeps_an_existing_mode(tmp_path):
+    path = tmp_path / 'model.npz'
+    old = os.umask(0o027)
+    try:
+        save(path, {'a': np.ones(2)})
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+        os.umask(0o022)
+        save(tmp_path / 'other.npz', {'a': np.ones(2)})
+        assert stat.S_IMODE((tmp_path / 'other.npz').stat().st_mode) == 0o644
+        path.chmod(0o604)                           # kept, whatever the umask
+        save(path, {'b': np.zeros(2)})
+        assert stat.S_IMODE(path.stat().st_mode) == 0o604
+        assert list(load(path)) == ['b']
+    finally:
+        os.umask(old)
+
+
+KILLED_SAVE = r'''
+import sys, time
+import numpy as np
+from micrograd import serialize
+
+def stall(f, arrays):
+    f.write(b'x' * 100000)
+    f.flush()
+    print('writing', flush=True)
+    time.sleep(60)
+
+serialize._write_npz = stall
+serialize.save(sys.argv[1], {'a': np.ones(3)})
+'''
+
+
+@posix_only
+def test_a_killed_save_leaves_a_named_temporary_that_the_next_save_removes(
+        tmp_path):
+    path = tmp_path / 'model.npz'
+    save(path, {'old': np.arange(3.0)})
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    child = subprocess.Popen([sys.executable, '-c', KILLED_SAVE, str(path)],
+                             stdout=subprocess.PIPE, env=env)
+    try:
+        assert child.stdout.readline() == b'writing\n'
+        leftover = tmp_path / f'.model.npz.tmp-{child.pid}'
+        assert leftover.stat().st_size == 100000
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+    assert list(load(path)) == ['old']              # the old file is whole
+    # a temporary of a process that still runs (this test's parent) is kept,
+    # as are other files; a stale one of this very process is removed
+    running = tmp_path / f'.model.npz.tmp-{os.getppid()}'
+    mine = tmp_path / f'.model.npz.tmp-{os.getpid()}-3'
+    others = [tmp_path / '.other.npz.tmp-999999999', tmp_path / 'notes.txt']
+    for extra in [running, mine] + others:
+        extra.write_bytes(b'x')
+    save(path, {'new': np.ones(2)})
+    assert not leftover.exists() and not mine.exists()
+    assert running.exists() and all(p.exists() for p in others)
+    assert list(load(path)) == ['new']
+
+
+def test_save_writes_no_file_but_the_target(tmp_path, monkeypatch):
+    seen = []
+    real = serialize._write_npz
+
+    def spy(f, arrays):
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        real(f, arrays)
+
+    monkeypatch.setattr(serialize, '_write_npz', spy)
+    save(tmp_path / 'model.npz', {'a': np.ones(2)})
+    assert seen == [[f'.model.npz.tmp-{os.getpid()}']]
+    assert [p.name for p in tmp_path.iterdir()] == ['model.npz']
+
+
+def npy_bytes(shape, data, descr='<f8'):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {'descr': descr, 'fortran_order': False, 'shape': shape})
+    return header.getvalue() + data
+
+
+@pytest.mark.parametrize('compression', [zipfile.ZIP_STORED,
+                                         zipfile.ZIP_DEFLATED])
+def test_load_refuses_a_header_that_claims_more_than_the_file(tmp_path,
+                                                             compression):
+    path = tmp_path / 'liar.npz'
+    with zipfile.ZipFile(path, 'w', compression) as z:
+        z.writestr('ok.npy', npy_bytes((2,), np.ones(2).tobytes()))
+        z.writestr('w.npy', npy_bytes((10 ** 12,), b'\0' * 8))
+    assert path.stat().st_size < 1000
+    with pytest.raises(LoadError, match=r"liar\.npz is corrupt: 'w' claims "
+                                        r'shape \(1000000000000,\)'):
+        load(path)
+
+
+def test_load_refuses_a_member_size_larger_than_the_file(tmp_path):
+    path = tmp_path / 'liar.npz'
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as z:
+        z.writestr('w.npy', npy_bytes((1000,), np.zeros(1000).tobytes()))
+    data = bytearray(path.read_bytes())
+    # the central directory's uncompressed size of the one member
+    central = data.index(b'PK\x01\x02')
+    data[central + 24:central + 28] = (2 ** 32 - 2).to_bytes(4, 'little')
+    path.write_bytes(bytes(data))
+    with pytest.raises(LoadError, match=r"liar\.npz is corrupt: 'w' claims "
+                                        '4294967294 bytes'):
+        load(path)
+
+
+def test_load_refuses_a_name_twice(tmp_path):
+    path = tmp_path / 'twice.npz'
+    with pytest.warns(UserWarning, match='Duplicate name'):
+        with zipfile.ZipFile(path, 'w') as z:
+            z.writestr('w.npy', npy_bytes((1,), np.ones(1).tobytes()))
+            z.writestr('w.npy', npy_bytes((1,), np.zeros(1).tobytes()))
+    with pytest.raises(LoadError, match="twice.npz is corrupt: 'w' is in "
+                                        'it twice'):
+        load(path)
+
+
+@pytest.mark.parametrize('names, bad, why', [
+    (['a', 'a.npy'], 'a.npy', "'a' is saved as the member 'a.npy'"),
+    (['x.npy', 'x'], 'x.npy', "'x' is saved as the member 'x.npy'"),
+    (['a\0b'], 'a\x00b', 'a NUL byte ends a name'),
+    (['a\\b'], 'a\\b', 'a backslash reads as / on Windows'),
+    (['\udc80'], '\udc80', 'it is not valid Unicode'),
+])
+def test_save_refuses_names_that_would_not_load_back(tmp_path, names, bad,
+                                                     why):
+    with pytest.raises(ValueError, match=re.escape(
+            f'save: the name {bad!r} would not load back as it is ({why}')):
+        save(tmp_path / 'out.npz', {n: np.ones(1) for n in names})
+    assert not list(tmp_path.iterdir())
