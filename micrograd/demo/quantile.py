@@ -117,20 +117,24 @@ def quantile_demo(args) -> int:
           f'rows: {n_fit:,} fitted, {n_val:,} validation, '
           f'{len(X) - cut:,} held out', flush=True)
     start = time.perf_counter()
-    history = fit(loss, optimiser, data, steps=args.steps,
-                  validation=validation, validate_every=args.validate_every,
-                  patience=args.patience or None, on_interrupt='stop')
+    with np.errstate(all='ignore'):        # a diverging run is reported below
+        history = fit(loss, optimiser, data, steps=args.steps,
+                      validation=validation,
+                      validate_every=args.validate_every,
+                      patience=args.patience or None, on_interrupt='stop')
     seconds = time.perf_counter() - start
     print(f'trained {history.steps} steps in {seconds:.1f} s '
           f'({seconds / max(history.steps, 1) * 1e3:.1f} ms per step); '
           + _outcome(history))
-    if not all(np.isfinite(p.data).all() for p in model.parameters()):
-        raise DemoError(f'the parameters are not finite after step '
-                        f'{history.steps}: training diverged (try a smaller '
-                        f'--lr); {model_path} was not written')
+    with np.errstate(all='ignore'):
+        pred, crossed = predict_quantiles(model, X[held], ym, ys)
+    if not np.isfinite(pred).all() or not history.val_loss and \
+            history.stopped == 'loss not finite':
+        raise DemoError(f'training diverged (the loss is not finite at step '
+                        f'{history.steps}; try a smaller --lr); {model_path} '
+                        'was not written')
 
     # held-out table, in the target's own units
-    pred, crossed = predict_quantiles(model, X[held], ym, ys)
     truth = y[held].astype(np.float64)
     print(f'\nheld-out rows: {len(truth):,} (rows whose raw quantiles '
           f'crossed: {crossed:.1%}; each row is sorted)')
