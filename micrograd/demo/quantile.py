@@ -1,0 +1,210 @@
+"""The main demo: quantile regression with an MLP, and prediction with a
+saved model."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+from .. import nn
+from ..chunked import chunked
+from ..data import batches
+from ..engine import Value
+from ..losses import pinball
+from ..optim import AdamW
+from ..profile import profile
+from ..train import fit
+from .files import (DemoError, check_file, check_folder, load_model,
+                    read_csv, read_header, save_model)
+from .plots import plot_quantiles
+
+QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+INTERRUPTED = 130                  # the exit status of a program stopped by Ctrl-C
+
+
+def synthetic(rows: int, features: int, seed: int, dtype):
+    """X ~ N(0, 1); y = X @ w + (1 + |X[:, 0]|) * t3 noise, w ~ N(0, 1) / 10:
+    the noise, so the spread of the quantiles, grows with |X[:, 0]|."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((rows, features), dtype=np.float32).astype(dtype)
+    w = rng.standard_normal(features) / 10
+    noise = rng.standard_t(3, rows)
+    y = X @ w.astype(dtype) + (1 + np.abs(X[:, 0])) * noise
+    return X, y.astype(dtype), [f'x{i}' for i in range(features)]
+
+
+def mean_and_scale(X, rows: int = 65536):
+    """Column means and standard deviations (+ 1e-8), in float64, a block of
+    rows at a time (no temporary as large as X)."""
+    mean = X.mean(axis=0, dtype=np.float64)
+    squares = np.zeros(X.shape[1:], dtype=np.float64)
+    for start in range(0, len(X), rows):
+        d = X[start:start + rows] - mean
+        squares += (d * d).sum(axis=0)
+    return mean, np.sqrt(squares / len(X)) + 1e-8
+
+
+def predict_quantiles(model, Xs, y_mean, y_scale, rows: int = 65536):
+    """The model's quantiles of standardised rows Xs, in the target's units
+    (float64), and the share of rows whose quantiles crossed (a lower
+    quantile above a higher one) before each row was sorted."""
+    parts = [np.asarray(model(Value(Xs[a:a + rows], requires_grad=False)).data,
+                        dtype=np.float64) for a in range(0, len(Xs), rows)]
+    pred = np.concatenate(parts) * y_scale + y_mean
+    crossed = float(np.mean(np.any(np.diff(pred, axis=1) < 0, axis=1)))
+    pred.sort(axis=1)                              # monotone in the quantile
+    return pred, crossed
+
+
+def quantile_demo(args) -> int:
+    dtype = np.dtype(args.dtype)
+    out = check_folder(args.out)
+    model_path = check_file(os.path.join(out, 'quantile_model.npz'))
+    plot_path = check_file(os.path.join(out, 'quantile_bands.png'))
+    if args.csv:
+        X, y, names = read_csv(args.csv, args.target, dtype, args.encoding)
+        source = f'{args.csv} (target {args.target})'
+    else:
+        X, y, names = synthetic(args.rows, args.features, args.seed, dtype)
+        source = f'synthetic, {args.rows:,} rows x {args.features} features'
+
+    # rows: [fitted | validation | held-out test], in a seeded random order
+    rng = np.random.default_rng(args.seed)
+    order = rng.permutation(len(X))
+    X, y = X[order], y[order]
+    cut = max(1, int(len(X) * 0.8))
+    n_val = int(cut * args.validation)
+    n_fit = cut - n_val
+    if len(X) - cut < 1 or n_fit < 1 or (args.validation and n_val < 1):
+        raise DemoError(f'too few rows ({len(X)}) to hold out a test set and '
+                        f'a validation split of {args.validation}')
+    # standardise with the fitted rows' statistics, in place
+    mu, sd = mean_and_scale(X[:n_fit])
+    ym, ys = float(y[:n_fit].mean()), float(y[:n_fit].std()) + 1e-8
+    X -= mu.astype(dtype)
+    X /= sd.astype(dtype)
+    yz = ((y - ym) / ys).astype(dtype)
+    fitted, held = slice(0, n_fit), slice(cut, None)
+    val = slice(n_fit, cut)
+
+    features = X.shape[1]
+    model = nn.TensorMLP(features, [args.hidden, len(QUANTILES)],
+                         rng=args.seed, dtype=dtype.name)
+    x = Value(shape=(None, features), name='x', dtype=dtype.name,
+              requires_grad=False)
+    target = Value(shape=(None,), name='y', dtype=dtype.name,
+                   requires_grad=False)
+    loss = chunked(pinball(model(x), target, QUANTILES))   # rows in chunks
+    validation = None
+    if n_val:                  # the same parameters, forward only, unchunked
+        xv = Value(shape=(None, features), name='xv', dtype=dtype.name,
+                   requires_grad=False)
+        yv = Value(shape=(None,), name='yv', dtype=dtype.name,
+                   requires_grad=False)
+        validation = (pinball(model(xv), yv, QUANTILES),
+                      {'xv': X[val], 'yv': yz[val]})
+    optimiser = AdamW(wrt=model.parameters(), learning_rate=args.lr,
+                      weight_decay=args.weight_decay)
+    size = args.batch_size or n_fit
+    data = batches({'x': X[fitted], 'y': yz[fitted]}, batch_size=size,
+                   seed=rng, shuffle=size < n_fit)
+
+    print(f'quantile regression: {source}; MLP {features}-{args.hidden}-'
+          f'{len(QUANTILES)}, {dtype.name}, AdamW lr {args.lr} weight decay '
+          f'{args.weight_decay}, up to {args.steps} steps, batch {size:,}; '
+          f'rows: {n_fit:,} fitted, {n_val:,} validation, '
+          f'{len(X) - cut:,} held out', flush=True)
+    start = time.perf_counter()
+    with np.errstate(all='ignore'):        # a diverging run is reported below
+        history = fit(loss, optimiser, data, steps=args.steps,
+                      validation=validation,
+                      validate_every=args.validate_every,
+                      patience=args.patience or None, on_interrupt='stop')
+    seconds = time.perf_counter() - start
+    print(f'trained {history.steps} steps in {seconds:.1f} s '
+          f'({seconds / max(history.steps, 1) * 1e3:.1f} ms per step); '
+          + _outcome(history))
+    with np.errstate(all='ignore'):
+        pred, crossed = predict_quantiles(model, X[held], ym, ys)
+    if not np.isfinite(pred).all() or not history.val_loss and \
+            history.stopped == 'loss not finite':
+        raise DemoError(f'training diverged (the loss is not finite at step '
+                        f'{history.steps}; try a smaller --lr); {model_path} '
+                        'was not written')
+
+    # held-out table, in the target's own units
+    truth = y[held].astype(np.float64)
+    print(f'\nheld-out rows: {len(truth):,} (rows whose raw quantiles '
+          f'crossed: {crossed:.1%}; each row is sorted)')
+    print(f"{'quantile':>9}{'pinball loss':>14}{'coverage':>10}")
+    for q, column in zip(QUANTILES, pred.T):
+        r = truth - column
+        loss_q = np.mean(np.maximum(q * r, (q - 1) * r))
+        coverage = np.mean(truth < column)
+        print(f'{q:>9.1f}{loss_q:>14.4f}{coverage:>10.3f}')
+
+    save_model(model_path, model, features=names, target=args.target or 'y',
+               quantiles=QUANTILES, hidden=args.hidden, x_mean=mu, x_scale=sd,
+               y_mean=ym, y_scale=ys)
+    print(f'\nmodel saved to {model_path} (predict with: python -m '
+          f'micrograd.demo predict --model {model_path} --csv NEW.csv --out '
+          'predictions.csv)')
+    plot_quantiles(plot_path, X[held][:, 0] * sd[0] + mu[0], truth, pred,
+                   names[0], QUANTILES)
+    if args.profile:
+        print('\nper-op profile of one training step (interpreted, one '
+              'chunk: the whole batch):')
+        xb, yb = X[fitted][:size], yz[fitted][:size]
+        profile(pinball(model(x), target, QUANTILES), x=xb, y=yb)
+    if history.stopped == 'interrupted':
+        print(f'micrograd.demo: interrupted at step {history.steps}; saved '
+              f'the parameters of step {history.best_step}', file=sys.stderr)
+        return INTERRUPTED
+    return 0
+
+
+def _outcome(history) -> str:
+    """What fit did, in words."""
+    if history.stopped == 'loss not finite':
+        how = f'the training loss became {history.loss[-1]} at step ' \
+              f'{history.steps} (try a smaller --lr)'
+    else:
+        how = {'finished': 'ran every step', 'interrupted': 'interrupted',
+               'early stop': 'stopped early: no better validation loss in '
+                             f'the last {history.steps - history.best_step} '
+                             'steps'}[history.stopped]
+    if not history.val_loss:
+        return how + f'; final training loss {history.loss[-1]:.4f} ' \
+                     '(standardised units)' if history.loss else how
+    return (f'{how}; kept the parameters of step {history.best_step}, whose '
+            f'validation pinball loss {history.best_val:.4f} (standardised '
+            'units) is the lowest')
+
+
+def predict_demo(args) -> int:
+    """One column per quantile for each row of a CSV, from a saved model."""
+    out = check_file(args.out)
+    model, meta = load_model(args.model)
+    features, target = meta['features'], meta['target']
+    header = read_header(args.csv, args.encoding)
+    missing = [f for f in features if f not in header]
+    unknown = [h for h in header if h not in features and h != target]
+    if missing or unknown:
+        problems = ([f'missing {", ".join(missing)}'] if missing else []) + \
+            ([f'unknown {", ".join(unknown)}'] if unknown else [])
+        raise DemoError(f"{args.csv}: the columns do not match the model's "
+                        f'features ({"; ".join(problems)}); the model needs '
+                        + ', '.join(features))
+    dtype = model.parameters()[0].data.dtype
+    X, _, _ = read_csv(args.csv, None, dtype, args.encoding, features=features)
+    X -= meta['x_mean'].astype(dtype)
+    X /= meta['x_scale'].astype(dtype)
+    pred, crossed = predict_quantiles(model, X, float(meta['y_mean']),
+                                      float(meta['y_scale']))
+    np.savetxt(out, pred, delimiter=',', fmt='%.7g', comments='',
+               header=','.join(f'q{q:g}' for q in meta['quantiles']))
+    print(f'{len(pred):,} rows x {len(meta["quantiles"])} quantiles of '
+          f'{target} written to {out}')
+    return 0
