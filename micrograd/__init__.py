@@ -41,4 +41,4 @@ from .profile import profile  # noqa: E402
 from .serialize import load, save  # noqa: E402
 
 __all__ += ['chunked', 'compile', 'compiled_source', 'draw_dot', 'load', 'profile', 'save', 'to_dot']
-from . import data, losses, nn, optim  # noqa: E402  (mg.nn.Linear, ...)
+from . import data, losses, nn, optim, train  # noqa: E402  (mg.nn.Linear, ...)

@@ -162,7 +162,7 @@ def fit(loss: Value, optimiser, data: Iterable[Mapping], *,
                 optimiser.learning_rate = schedule
             if best is not None:
                 for p, array in zip(params, best):
-                    p.data[...] = array
+                    p.data = array      # assigned: graphs see it as new data
             elif not evaluate:
                 history.best_step = history.steps
     if history.stopped == 'interrupted' and on_interrupt == 'raise':
