@@ -584,8 +584,6 @@ def astype(x, dtype) -> Value:
     an integer or boolean type passes no gradient."""
     x = _value(x)
     dtype = x.bk.dtype(dtype)
-    if dtype == x.dtype:
-        return x
     if not is_float(x.bk, dtype):
         x = stop_gradient(x)
     return apply(ASTYPE, x, dtype=dtype)

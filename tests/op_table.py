@@ -749,6 +749,9 @@ add_row('astype(x, float128)', lambda x: mg.astype(x, 'float128'), ['astype'],
         specs=broadcastable(1), examples=UNARY_EXAMPLES,
         torch=lambda T, x: x.to(T.float64), public=[mg.astype],
         strict='array_api_strict has no float128')
+add_row('astype(x, float64)', lambda x: mg.astype(x, 'float64'), ['astype'],
+        specs=broadcastable(1), examples=UNARY_EXAMPLES,
+        torch=lambda T, x: x.to(T.float64), public=[mg.astype])
 add_row('x.astype(float128)', lambda x: x.astype('float128'), ['astype'],
         specs=broadcastable(1), examples=UNARY_EXAMPLES,
         torch=lambda T, x: x.to(T.float64), uses=['astype'],

@@ -14,6 +14,15 @@ from micrograd import Value
 EXECUTORS = ['interpreted', 'compiled', 'chunked']
 
 
+@pytest.fixture(autouse=True)
+def _forget_user_ops():
+    """The user ops made here leave micrograd.OPS as it was."""
+    before = dict(mg.OPS)
+    yield
+    mg.OPS.clear()
+    mg.OPS.update(before)
+
+
 def _execute(root, how):
     if how == 'compiled':
         mg.compile(root)
