@@ -27,10 +27,16 @@ size) get their own specialised code, kept for when they come back.
 from __future__ import annotations
 
 import builtins
+import keyword
+import math
+import re
+import threading
 
 from .engine import Value, _check_feeds, _feed, sum_axes
 
-LITERALS = (int, float, bool, str, type(None))
+# Settings written into the code as they are; anything else (a NumPy
+# scalar, inf or nan, an array) is bound in the namespace as a constant.
+LITERALS = (int, bool, str, type(None))
 # Rules that use their upstream gradient only elementwise, so that a
 # gradient still to be broadcast to the node's shape gives the same numbers.
 ELEMENTWISE = frozenset({
@@ -38,41 +44,100 @@ ELEMENTWISE = frozenset({
     'tanh', 'sigmoid', 'relu', 'abs', 'sin', 'cos'})
 # Binary rules whose two gradients are equal when both inputs are one node.
 SYMMETRIC = frozenset({'add', 'mul'})
+# Names the generated code defines itself; a rule never takes one of them.
+RESERVED = frozenset({'xp', 'N', 'check_feeds', 'feed', 'forward', 'backward',
+                      'step', 'signature', 'step_signature', 'fit', 'feeds',
+                      'seed'})
 
 
-def _literal(value) -> bool:
-    if isinstance(value, tuple):
-        return all(_literal(v) for v in value)
-    return isinstance(value, LITERALS)
+def _literal(value) -> str | None:
+    """The source of `value` if it reads back as itself (exact types only:
+    repr(np.float32(2.5)) and repr(inf) are not Python), else None."""
+    if type(value) is tuple:
+        parts = [_literal(v) for v in value]
+        if None in parts:
+            return None
+        return f'({", ".join(parts)}{"," if len(parts) == 1 else ""})'
+    if type(value) is float:
+        return repr(value) if math.isfinite(value) else None
+    return repr(value) if type(value) in LITERALS else None
+
+
+def _rule_names(topo) -> dict:
+    """{rule: its name in the generated code}. A rule keeps its own name
+    (`matmul_forward`) unless that is not an identifier (a lambda), is a
+    name of the generated code, or belongs to another rule (two user ops
+    whose rules are both called `fwd`): then `r<k>_<name>`."""
+    names, taken = {}, set()
+    for node in topo:
+        if node.op is None:
+            continue
+        for rule in (node.op.forward, node.op.backward):
+            if rule is None or rule in names:
+                continue
+            name = getattr(rule, '__name__', '') or 'rule'
+            if (not name.isidentifier() or keyword.iskeyword(name) or
+                    name in RESERVED or name in taken or
+                    re.fullmatch(r'[a-z]\d+(_.*)?', name)):
+                name = f'r{len(names)}_' + re.sub(r'\W', '_', name)
+            names[rule] = name
+            taken.add(name)
+    return names
 
 
 class Plan:
-    """The generated forward and backward of one root."""
+    """The generated forward and backward of one root. Each function is
+    written and compiled when first used: `forward` at the first forward,
+    a backward for given leaf shapes at the first backward that meets them
+    (that one walks the graph, as the generic code in compiled_source
+    reads, noting the shapes), `step` likewise for `chunked`."""
 
     def __init__(self, root: Value):
         self.root, self.topo = root, root.topo()
         self.index = {id(n): i for i, n in enumerate(self.topo)}
+        self.rules = _rule_names(self.topo)
         self.ns = {'xp': root.bk, 'N': self.topo, 'check_feeds': _check_feeds,
                    'feed': _feed}
+        self.ns.update({name: rule for rule, name in self.rules.items()})
         self.leaves = [n for n in self.topo
                        if n.op is None and n.requires_grad]
         self.edges = self._edges()
-        self.source = '\n\n'.join([
-            self._forward_source(), self._backward_source(),
-            self._forward_source(pure=True), self._backward_source(pure=True),
-            self._signature_source()])
-        self._run(self.source, self.ns)
-        self.forward = self.ns['forward']
-        self.special = {}               # leaf shapes -> specialised namespace
+        self.special = {}               # leaf shapes -> backward
+        self.special_step = {}          # leaf shapes -> step
         self.source_special = ''
         self._ones = None
+        self._lock = threading.Lock()   # chunk threads may write code at once
         for node in self.topo:
             node.grad = None
 
-    @staticmethod
-    def _run(source, ns):
-        exec(builtins.compile(source, f'<micrograd plan {id(ns):x}>', 'exec'),
-             ns)
+    @property
+    def source(self) -> str:
+        """The generic code (as text: it is never compiled; the first
+        backward for new leaf shapes does what it says, walking the graph)."""
+        return '\n\n'.join([
+            self._forward_source(), self._backward_source(),
+            self._forward_source(pure=True), self._backward_source(pure=True),
+            self._signature_source()])
+
+    def _define(self, source) -> dict:
+        """Compile `source` in a copy of the namespace; return that."""
+        ns = dict(self.ns)
+        exec(builtins.compile(source, f'<micrograd plan {id(self):x}>',
+                              'exec'), ns)
+        return ns
+
+    def _signatures(self):
+        if 'signature' not in self.__dict__:
+            ns = self._define(self._signature_source())
+            self.step_signature = ns['step_signature']
+            self.signature = ns['signature']
+
+    def forward(self, feeds):
+        """The first forward writes the code; later ones run it directly."""
+        with self._lock:
+            self._signatures()
+            self.forward = self._define(self._forward_source())['forward']
+        self.forward(feeds)
 
     def backward(self, grad=None):
         root = self.root
@@ -81,19 +146,36 @@ class Plan:
             if self._ones is None or self._ones.shape != shape:
                 self._ones = root.bk.ones(shape, dtype=root.data.dtype)
             grad = self._ones
-        ns = self.special.get(self.ns['signature']())
-        if ns is None:
-            self._trace(self.ns['backward'], grad)
+        if 'signature' not in self.__dict__:
+            with self._lock:
+                self._signatures()
+        sig = self.signature()
+        code = self.special.get(sig)
+        if code is None:
+            self._trace([n.data for n in self.topo], grad, sig, pure=False)
         else:
-            ns['backward'](grad)
+            code(grad)
 
     def step(self, feeds, seed):
         """Forward and backward in local variables (thread-safe): returns
         (root data, gradients of self.leaves)."""
-        ns = self.special.get(self.ns['step_signature'](feeds))
-        if ns is None:
-            return self._trace(self.ns['step'], feeds, seed)
-        return ns['step'](feeds, seed)
+        if 'signature' not in self.__dict__:
+            with self._lock:
+                self._signatures()
+        sig = self.step_signature(feeds)
+        code = self.special_step.get(sig)
+        if code is None:
+            values = []
+            for node in self.topo:
+                if node.op is None:
+                    values.append(node.data if node.name is None
+                                  else feeds[node.name])
+                else:
+                    values.append(node.op.forward(
+                        self.root.bk, *[values[self.index[id(p)]]
+                                        for p in node.parents], **node.meta))
+            return self._trace(values, seed, sig, pure=True)
+        return code(feeds, seed)
 
     # ---- specialisation on shapes -------------------------------------
     def _edges(self):
@@ -111,43 +193,86 @@ class Plan:
                     edges[i, pos] = (len(edges), lazy)
         return edges
 
-    def _trace(self, generic, *args):
-        """Run the generic code, noting each edge's gradient shape, then
-        write and keep the code specialised for these leaf shapes."""
+    def _trace(self, values, seed, sig, pure):
+        """The generic backward: walk the graph from `seed`, given every
+        node's data (`values`), fitting each gradient to its parent's shape
+        at run time and noting the shapes; then write and keep the code
+        specialised for these leaf shapes. Returns what step() returns."""
+        xp, topo, edges = self.root.bk, self.topo, self.edges
         shapes = {}
 
         def fit(k, t, shape, lazy):
             tshape, shape = tuple(t.shape), tuple(shape)
             shapes[k] = tshape, shape
             axes, summed, kept, spread = fitting(tshape, shape, lazy)
-            xp = self.root.bk
             if axes:
                 t = xp.sum(t, axis=axes)
             if summed != kept:
                 t = xp.reshape(t, kept)
             return xp.broadcast_to(t, shape) if spread else t
 
-        result = generic(*args, fit)
-        sig = (self.ns['signature']() if generic is self.ns['backward'] else
-               self.ns['step_signature'](args[0]))
-        source = '\n\n'.join([
-            self._backward_source(shapes=shapes), self._forward_source(
-                pure=True), self._backward_source(pure=True, shapes=shapes)])
-        ns = dict(self.ns)
-        self._run(source, ns)
-        self.special[sig] = ns
-        self.source_special = f'# specialised for leaf shapes {sig}\n{source}'
-        return result
+        last = len(topo) - 1
+        grads = {last: seed}
+        for i in range(last, -1, -1):
+            node = topo[i]
+            if i not in grads or node.op is None or not node.requires_grad:
+                continue
+            parents = [self.index[id(p)] for p in node.parents]
+            args = [values[j] for j in parents]
+            if node.op.takes_need:
+                need, twice = self._need(node, parents)
+                outs = list(node.op.backward(xp, grads[i], values[i], *args,
+                                             need=need, **node.meta))
+                if twice:
+                    outs[1] = outs[0]
+            else:
+                outs = [node.op.backward(xp, grads[i], values[i], *args,
+                                         **node.meta)]
+            for pos, (t, j) in enumerate(zip(outs, parents)):
+                if (i, pos) in edges:
+                    k, lazy = edges[i, pos]
+                    t = fit(k, t, values[j].shape, lazy)
+                    grads[j] = grads[j] + t if j in grads else t
+            if i != last:
+                del grads[i]
+        result = [grads[i] if i in grads else
+                  xp.zeros(values[i].shape, dtype=values[i].dtype)
+                  for i, node in enumerate(topo)
+                  if node.op is None and node.requires_grad]
+        with self._lock:
+            if pure:
+                source = '\n\n'.join([
+                    self._forward_source(pure=True),
+                    self._backward_source(pure=True, shapes=shapes)])
+                self.special_step[sig] = self._define(source)['step']
+            else:
+                source = self._backward_source(shapes=shapes)
+                self.special[sig] = self._define(source)['backward']
+            self.source_special = (f'# specialised for leaf shapes {sig}\n'
+                                   f'{source}')
+        if pure:
+            return values[last], tuple(result)
+        for leaf, g in zip(self.leaves, result):
+            leaf.grad = g
+        topo[last].grad = seed
+
+    def _need(self, node, parents):
+        """`need` for a rule that takes it, and whether its two gradients
+        are one (x * x: the rule is asked for one, used twice)."""
+        need = tuple(p.requires_grad for p in node.parents)
+        twice = (node.op.name in SYMMETRIC and need == (True, True)
+                 and parents[0] == parents[1])
+        return ((True, False) if twice else need), twice
 
     # ---- source generation ---------------------------------------------
     def _call(self, rule, node, args):
         """`rule(xp, args..., meta...)`; simple settings become literals."""
-        name = rule.__name__
-        self.ns[name] = rule
+        name = self.rules[rule]
         parts = ['xp', *args]
         for key, value in node.meta.items():
-            if _literal(value):
-                parts.append(f'{key}={value!r}')
+            literal = _literal(value)
+            if literal is not None:
+                parts.append(f'{key}={literal}')
             else:
                 const = f'k{self.index[id(node)]}_{key}'
                 self.ns[const] = value
@@ -217,11 +342,7 @@ class Plan:
             parents = [self.index[id(p)] for p in node.parents]
             args = [f'g{i}', data(i)] + [data(j) for j in parents]
             if node.op.takes_need:
-                need = tuple(p.requires_grad for p in node.parents)
-                twice = (node.op.name in SYMMETRIC and need == (True, True)
-                         and parents[0] == parents[1])
-                if twice:               # x * x: both gradients are one
-                    need = (True, False)
+                need, twice = self._need(node, parents)
                 args.append(f'need={need!r}')
                 outs = [f't{k}' for k in range(len(parents))]
                 lines.append(f'    {", ".join(outs)}, = '
