@@ -142,8 +142,9 @@ class ChunkedPlan:
         self.plan = Plan(root)
         self.topo = self.plan.topo
         self.named = [n for n in self.topo if n.op is None and n.name]
-        self.inner = [n for n in self.topo if n.op is not None and n is not root]
-        self.pool = self.blas = None
+        self.inner = [(n, NotKept(n)) for n in self.topo
+                      if n.op is not None and n is not root]
+        self.pool = self.blas = self._ones = None
 
     def forward(self, feeds):
         _check_feeds(self.topo, feeds)
@@ -155,15 +156,27 @@ class ChunkedPlan:
             raise ValueError('chunked: the batch placeholders have different '
                              f'numbers of rows: {sorted(sizes)}')
         total = sizes.pop()
-        # at most `rows` rows a chunk; when more than one, a multiple of
-        # `workers` equal chunks
-        count = -(-max(total, 1) // self.rows)
-        if count > 1:
-            count = -(-count // self.workers) * self.workers
+        root = self.root
+        if self._ones is None:
+            self._ones = root.bk.ones(root.data.shape, dtype=root.data.dtype)
+        if total <= self.rows:          # one chunk (or none): the whole batch
+            loss, grads = self.plan.step(full, self._ones)
+        else:
+            loss, grads = self._chunks(full, total)
+        for node, marker in self.inner:  # (their .grad stays None)
+            node.data = marker
+        for leaf, g in zip(self.plan.leaves, grads):
+            leaf.grad = g
+        root.data, root.grad = loss, self._ones
+
+    def _chunks(self, full, total):
+        """The loss and gradients, added up over chunks of rows: at most
+        `rows` rows a chunk, in a multiple of `workers` equal chunks."""
+        count = -(-total // self.rows)
+        count = -(-count // self.workers) * self.workers
         cuts = [total * k // count for k in range(count + 1)]
         bounds = [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
-        root, bk = self.root, self.root.bk
-        shape, dtype = root.data.shape, root.data.dtype
+        bk, ones = self.root.bk, self._ones
 
         def run_chunk(bound):
             a, b = bound
@@ -171,13 +184,11 @@ class ChunkedPlan:
             for name in self.batch_names:
                 chunk[name] = full[name][a:b, ...]
             scale = (b - a) / total if self.kind == 'mean' else 1.0
-            loss, grads = self.plan.step(chunk, bk.full(shape, scale,
-                                                        dtype=dtype))
+            loss, grads = self.plan.step(chunk, bk.full(
+                ones.shape, scale, dtype=ones.dtype))
             return loss * scale, grads
 
-        if len(bounds) <= 1:            # no rows, or one chunk: the whole batch
-            results = [self.plan.step(full, bk.ones(shape, dtype=dtype))]
-        elif self.workers == 1:
+        if self.workers == 1:
             results = [run_chunk(b) for b in bounds]
         else:
             if self.pool is None:
@@ -190,14 +201,7 @@ class ChunkedPlan:
         for chunk_loss, chunk_grads in results[1:]:
             loss = loss + chunk_loss
             grads = [g + h for g, h in zip(grads, chunk_grads)]
-        for node in self.topo:
-            node.grad = None
-        for node in self.inner:
-            node.data = NotKept(node)
-        for leaf, g in zip(self.plan.leaves, grads):
-            leaf.grad = g
-        root.data = loss
-        root.grad = bk.ones(shape, dtype=dtype)
+        return loss, grads
 
     def backward(self, grad=None):
         if grad is not None:
@@ -236,7 +240,7 @@ class NotKept:
     __slots__ = ('op',)
 
     def __init__(self, node):
-        object.__setattr__(self, 'op', node.op.name)
+        self.op = node.op.name
 
     def _refuse(self, *args, **kwargs):
         raise ValueError(
