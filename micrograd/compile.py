@@ -292,6 +292,13 @@ class Plan:
                          f'    return ({"".join(s + ", " for s in items)})')
         return '\n\n'.join(lines)
 
+    def _ref(self, i) -> str:
+        """Node i's data in the code: `n<i>`, or for a leaf that is not fed
+        (a parameter, a constant) `N[<i>].data`, read where it is used."""
+        node = self.topo[i]
+        return (f'N[{i}].data' if node.op is None and node.name is None
+                else f'n{i}')
+
     def _forward_source(self, pure=False):
         """forward(feeds) storing each node's data; or, pure, the first half
         of step(feeds, seed), which keeps everything in local variables and
@@ -306,9 +313,9 @@ class Plan:
                     continue
                 if node.name is not None:
                     lines.append(f'    feed(N[{i}], feeds)')
-                lines.append(f'    n{i} = N[{i}].data')
+                    lines.append(f'    n{i} = N[{i}].data')
             else:
-                args = [f'n{self.index[id(p)]}' for p in node.parents]
+                args = [self._ref(self.index[id(p)]) for p in node.parents]
                 store = '' if pure else f'N[{i}].data = '
                 lines.append(f'    n{i} = {store}'
                              + self._call(node.op.forward, node, args))
@@ -328,8 +335,8 @@ class Plan:
         loaded = set()
 
         def data(i):
-            if pure:
-                return f'n{i}'
+            if pure or self.topo[i].op is None and self.topo[i].name is None:
+                return self._ref(i)
             if i not in loaded:
                 loaded.add(i)
                 lines.append(f'    d{i} = N[{i}].data')
@@ -385,7 +392,7 @@ class Plan:
                 if not pure:
                     lines.append(f'    N[{i}].grad = {value}')
         if pure:
-            lines.append(f'    return n{last}, ({"".join(g + ", " for g in grads)})')
+            lines.append(f'    return {self._ref(last)}, ({"".join(g + ", " for g in grads)})')
         else:
             lines.append(f'    N[{last}].grad = seed')
         return '\n'.join(lines)
