@@ -15,9 +15,15 @@ What differs from the interpreted walk: intermediate gradients live in local
 variables and are freed as soon as the backward step ends; `.grad` is filled
 for the leaves (parameters, placeholders) and the root only.
 
-Shapes are static too. The first backward for given leaf shapes runs the
-generic code, which fits every gradient to its parent's shape at run time
-(`fit`) and notes the shapes it met. From them a specialised backward is
+Code is written when first needed, so that compiling costs no more than
+ordering the graph: the forward at the first forward, a backward at the
+first backward for given leaf shapes. Rules are called by their own names
+(`r<k>_<name>` for a user rule whose name is taken or not an identifier).
+
+Shapes are static too. The first backward for given leaf shapes does what
+the generic code (shown by compiled_source) says, walking the graph: it fits
+every gradient to its parent's shape at run time (`fit`) and notes the
+shapes it met. From them a specialised backward is
 written, with no shape tests: an edge whose shapes agree costs nothing, one
 that needs a sum gets `xp.sum(t, axis=...)` with the axes spelled out, and a
 gradient that only needs broadcasting is left small where the next rule is
