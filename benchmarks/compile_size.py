@@ -1,6 +1,6 @@
 """What `compile` costs on long chains: time and memory per node.
 
-    python benchmarks/compile_size.py            # chains of 1,000 / 10,000 / 100,000 ops
+    python benchmarks/compile_size.py            # 1,000 / 10,000 / 100,000 ops
     python benchmarks/compile_size.py --quick    # 1,000 and 3,000 ops (CI)
     python benchmarks/compile_size.py --sizes 3000 30000
 

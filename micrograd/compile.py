@@ -398,7 +398,8 @@ class Plan:
                 if not pure:
                     lines.append(f'    N[{i}].grad = {value}')
         if pure:
-            lines.append(f'    return {self._ref(last)}, ({"".join(g + ", " for g in grads)})')
+            lines.append(f'    return {self._ref(last)}, '
+                         f'({"".join(g + ", " for g in grads)})')
         else:
             lines.append(f'    N[{last}].grad = seed')
         return '\n'.join(lines)
