@@ -87,9 +87,9 @@ def batch_analysis(root: Value):
                 'the batch before the final reduction; chunking would change '
                 'the result')
         batch.add(id(node))
-        rows = node.data.shape[0] if node.ndim else 0
-        if rows:
-            width = max(width, node.data.nbytes // rows)
+        shape = tuple(node.data.shape)
+        if shape and shape[0]:
+            width = max(width, math.prod(shape[1:]) * _itemsize(node))
     if not names:
         raise ValueError('chunked: the graph has no placeholder with a '
                          "leading None (batch) dimension, e.g. "
@@ -102,25 +102,51 @@ def batch_analysis(root: Value):
     return names, root.op.name, width
 
 
+def _itemsize(node: Value) -> int:
+    """Bytes per element, on any backend (NumPy's dtype knows its
+    itemsize; the Array API's is asked through finfo / iinfo)."""
+    dtype = node.data.dtype
+    size = getattr(dtype, 'itemsize', None)
+    if isinstance(size, int):
+        return size
+    xp = node.bk
+    if xp.isdtype(dtype, 'bool'):
+        return 1
+    info = xp.finfo if xp.isdtype(dtype, ('real floating',
+                                          'complex floating')) else xp.iinfo
+    return info(dtype).bits // 8 * (2 if xp.isdtype(
+        dtype, 'complex floating') else 1)
+
+
 CACHE_BYTES = 1 << 20       # rows=None: the widest temporary about this big
 
 
 class ChunkedPlan:
-    """forward(feeds) runs forward and backward chunk by chunk."""
+    """forward(feeds) runs forward and backward chunk by chunk.
+
+    The thread pool and the BLAS thread limit are made once, when a step
+    first has more than one chunk, and kept for the life of the plan; a
+    step of one chunk uses neither (it costs what the compiled step does)."""
     grads_in_forward = True
 
-    def __init__(self, root: Value, rows: int, workers: int):
+    def __init__(self, root: Value, rows: int, workers: int, previous=None):
         if rows is not None and (not isinstance(rows, int) or rows < 1) or \
                 not isinstance(workers, int) or workers < 1:
             raise ValueError('chunked: rows (or None) and workers must be '
                              'positive ints')
-        self.batch_names, self.kind, width = batch_analysis(root)
+        # chunked again: the inner nodes' data is gone, the analysis stays
+        self.analysis = (previous.analysis if previous is not None else
+                         batch_analysis(root))
+        self.batch_names, self.kind, width = self.analysis
         if rows is None:                # chunks whose arrays stay in cache
             rows = min(65536, max(256, CACHE_BYTES // max(width, 1)))
         self.root, self.rows, self.workers = root, rows, workers
         self.plan = Plan(root)
         self.epoch, self.topo = self.plan.epoch, self.plan.topo
         self.named = [n for n in self.topo if n.op is None and n.name]
+        self.inner = [(n, NotKept(n)) for n in self.topo
+                      if n.op is not None and n is not root]
+        self.pool = self.blas = self._ones = None
 
     def forward(self, feeds):
         _check_feeds(self.topo, feeds)
@@ -132,45 +158,56 @@ class ChunkedPlan:
             raise FeedError('chunked: the batch placeholders have different '
                              f'numbers of rows: {sorted(sizes)}')
         total = sizes.pop()
-        # at most `rows` rows a chunk, in a multiple of `workers` equal chunks
-        count = -(-max(total, 1) // self.rows)
+        root = self.root
+        if self._ones is None:
+            self._ones = root.bk.ones(root.data.shape, dtype=root.data.dtype)
+        if total <= self.rows:          # one chunk (or none): the whole batch
+            loss, grads = self.plan.step(full, self._ones)
+        else:
+            loss, grads = self._chunks(full, total)
+        for node, marker in self.inner:  # (their .grad stays None)
+            node.data = marker
+        for leaf, g in zip(self.plan.leaves, grads):
+            leaf.grad = g
+        root.data, root.grad = loss, self._ones
+
+    def _chunks(self, full, total):
+        """The loss and gradients, added up over chunks of rows: at most
+        `rows` rows a chunk, in a multiple of `workers` equal chunks."""
+        count = -(-total // self.rows)
         count = -(-count // self.workers) * self.workers
         cuts = [total * k // count for k in range(count + 1)]
         bounds = [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
-        root, bk = self.root, self.root.bk
-        shape, dtype = root.data.shape, root.data.dtype
+        bk, ones = self.root.bk, self._ones
 
         def run_chunk(bound):
             a, b = bound
             chunk = dict(full)
             for name in self.batch_names:
-                chunk[name] = full[name][a:b]
+                chunk[name] = full[name][a:b, ...]
             scale = (b - a) / total if self.kind == 'mean' else 1.0
-            loss, grads = self.plan.step(chunk, bk.full(shape, scale,
-                                                        dtype=dtype))
+            loss, grads = self.plan.step(chunk, bk.full(
+                ones.shape, scale, dtype=ones.dtype))
             return loss * scale, grads
 
-        with _one_blas_thread(self.workers):
-            if self.workers == 1 or len(bounds) == 1:
-                results = [run_chunk(b) for b in bounds]
-            else:
-                with ThreadPoolExecutor(self.workers) as pool:
-                    results = list(pool.map(run_chunk, bounds))
+        if self.workers == 1:
+            results = [run_chunk(b) for b in bounds]
+        else:
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(self.workers)
+                self.blas = _BlasThreads()
+            with self.blas:
+                results = list(self.pool.map(run_chunk, bounds))
         loss, grads = results[0]
         grads = list(grads)
         for chunk_loss, chunk_grads in results[1:]:
             loss = loss + chunk_loss
             grads = [g + h for g, h in zip(grads, chunk_grads)]
-        for node in self.topo:
-            node.grad = None
-        for leaf, g in zip(self.plan.leaves, grads):
-            leaf.grad = g
-        root.data = loss
-        root.grad = bk.ones(shape, dtype=dtype)
+        return loss, grads
 
     def rebuild(self) -> ChunkedPlan:
         """A new plan for the same root (a leaf's requires_grad changed)."""
-        return ChunkedPlan(self.root, self.rows, self.workers)
+        return ChunkedPlan(self.root, self.rows, self.workers, previous=self)
 
     def backward(self, grad=None):
         if grad is not None:
@@ -178,25 +215,57 @@ class ChunkedPlan:
                              'loss itself is differentiated in forward()')
 
 
-class _one_blas_thread:
-    """With several workers, BLAS at one thread each (threadpoolctl, when
-    installed; otherwise set OPENBLAS_NUM_THREADS=1 yourself)."""
+class _BlasThreads:
+    """BLAS at one thread while the chunks run on several workers
+    (threadpoolctl, when installed; otherwise set OPENBLAS_NUM_THREADS=1
+    yourself): the libraries are looked up once, the limit is set on entry
+    and the previous limits restored on exit."""
 
-    def __init__(self, workers):
+    def __init__(self):
+        try:
+            from threadpoolctl import ThreadpoolController
+            self.controller = ThreadpoolController()
+        except ImportError:
+            self.controller = None
         self.limit = None
-        if workers > 1:
-            try:
-                from threadpoolctl import threadpool_limits
-                self.limit = threadpool_limits(1)
-            except ImportError:
-                pass
 
     def __enter__(self):
+        if self.controller is not None:
+            self.limit = self.controller.limit(limits=1)
         return self
 
     def __exit__(self, *exc):
         if self.limit is not None:
             self.limit.restore_original_limits()
+            self.limit = None
+
+
+class NotKept:
+    """What an inner node holds after a chunked forward: its data only ever
+    existed chunk by chunk, in local variables. Reading it raises."""
+    __slots__ = ('op',)
+
+    def __init__(self, node):
+        self.op = node.op.name
+
+    def _refuse(self, *args, **kwargs):
+        raise ValueError(
+            f"the data of this '{self.op}' node is not kept by a chunked "
+            'forward (chunks run in local variables); evaluate the model on '
+            'an unchunked graph, e.g. model(Value(X)).data')
+
+    def __getattr__(self, attr):
+        if attr.startswith('__') and attr.endswith('__'):
+            raise AttributeError(attr)      # protocols NumPy probes for
+        self._refuse()
+
+    __array__ = __getitem__ = __len__ = __iter__ = __float__ = __int__ = \
+        __bool__ = __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = \
+        __rmul__ = __truediv__ = __rtruediv__ = __gt__ = __lt__ = __ge__ = \
+        __le__ = __neg__ = __matmul__ = __rmatmul__ = __pow__ = _refuse
+
+    def __repr__(self):
+        return f'<{self.op} data not kept by a chunked forward>'
 
 
 def keep_freed_memory() -> bool:
@@ -233,7 +302,8 @@ def chunked(root: Value, rows: int | None = None, workers: int = 2,
     (8,192 rows of 32 float32), small enough to stay in cache. With
     `keep_memory`, glibc keeps freed chunk arrays for the next step (see
     keep_freed_memory)."""
-    root._plan = ChunkedPlan(root, rows, workers)
+    previous = root._plan if isinstance(root._plan, ChunkedPlan) else None
+    root._plan = ChunkedPlan(root, rows, workers, previous)
     if keep_memory:
         keep_freed_memory()
     return root

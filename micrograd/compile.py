@@ -15,9 +15,15 @@ What differs from the interpreted walk: intermediate gradients live in local
 variables and are freed as soon as the backward step ends; `.grad` is filled
 for the leaves (parameters, placeholders) and the root only.
 
-Shapes are static too. The first backward for given leaf shapes runs the
-generic code, which fits every gradient to its parent's shape at run time
-(`fit`) and notes the shapes it met. From them a specialised backward is
+Code is written when first needed, so that compiling costs no more than
+ordering the graph: the forward at the first forward, a backward at the
+first backward for given leaf shapes. Rules are called by their own names
+(`r<k>_<name>` for a user rule whose name is taken or not an identifier).
+
+Shapes are static too. The first backward for given leaf shapes does what
+the generic code (shown by compiled_source) says, walking the graph: it fits
+every gradient to its parent's shape at run time (`fit`) and notes the
+shapes it met. From them a specialised backward is
 written, with no shape tests: an edge whose shapes agree costs nothing, one
 that needs a sum gets `xp.sum(t, axis=...)` with the axes spelled out, and a
 gradient that only needs broadcasting is left small where the next rule is
@@ -27,11 +33,17 @@ size) get their own specialised code, kept for when they come back.
 from __future__ import annotations
 
 import builtins
+import keyword
+import math
+import re
+import threading
 
 from .checks import check_feeds as _check_feeds, feed as _feed
 from .engine import Value, prepare, sum_axes
 
-LITERALS = (int, float, bool, str, type(None))
+# Settings written into the code as they are; anything else (a NumPy
+# scalar, inf or nan, an array) is bound in the namespace as a constant.
+LITERALS = (int, bool, str, type(None))
 # Rules that use their upstream gradient only elementwise, so that a
 # gradient still to be broadcast to the node's shape gives the same numbers.
 ELEMENTWISE = frozenset({
@@ -39,36 +51,71 @@ ELEMENTWISE = frozenset({
     'tanh', 'sigmoid', 'relu', 'abs', 'sin', 'cos'})
 # Binary rules whose two gradients are equal when both inputs are one node.
 SYMMETRIC = frozenset({'add', 'mul'})
+# Names the generated code defines itself; a rule never takes one of them.
+RESERVED = frozenset({'xp', 'N', 'check_feeds', 'feed', 'forward', 'backward',
+                      'step', 'signature', 'step_signature', 'fit', 'feeds',
+                      'seed'})
 
 
-def _literal(value) -> bool:
-    if isinstance(value, tuple):
-        return all(_literal(v) for v in value)
-    return isinstance(value, LITERALS)
+def _literal(value) -> str | None:
+    """The source of `value` if it reads back as itself (exact types only:
+    repr(np.float32(2.5)) and repr(inf) are not Python), else None."""
+    if type(value) is tuple:
+        parts = [_literal(v) for v in value]
+        if None in parts:
+            return None
+        return f'({", ".join(parts)}{"," if len(parts) == 1 else ""})'
+    if type(value) is float:
+        return repr(value) if math.isfinite(value) else None
+    return repr(value) if type(value) in LITERALS else None
+
+
+def _rule_names(topo) -> dict:
+    """{rule: its name in the generated code}. A rule keeps its own name
+    (`matmul_forward`) unless that is not an identifier (a lambda), is a
+    name of the generated code, or belongs to another rule (two user ops
+    whose rules are both called `fwd`): then `r<k>_<name>`."""
+    names, taken = {}, set()
+    for node in topo:
+        if node.op is None:
+            continue
+        for rule in (node.op.forward, node.op.backward):
+            if rule is None or rule in names:
+                continue
+            name = getattr(rule, '__name__', '') or 'rule'
+            if (not name.isidentifier() or keyword.iskeyword(name) or
+                    name in RESERVED or name in taken or
+                    re.fullmatch(r'[a-z]\d+(_.*)?', name)):
+                name = f'r{len(names)}_' + re.sub(r'\W', '_', name)
+            names[rule] = name
+            taken.add(name)
+    return names
 
 
 class Plan:
-    """The generated forward and backward of one root."""
+    """The generated forward and backward of one root. Each function is
+    written and compiled when first used: `forward` at the first forward,
+    a backward for given leaf shapes at the first backward that meets them
+    (that one walks the graph, as the generic code in compiled_source
+    reads, noting the shapes), `step` likewise for `chunked`."""
     grads_in_forward = False
 
     def __init__(self, root: Value):
         self.epoch = prepare(root)      # requires_grad flags up to date
         self.root, self.topo = root, root.topo()
         self.index = {id(n): i for i, n in enumerate(self.topo)}
+        self.rules = _rule_names(self.topo)
         self.ns = {'xp': root.bk, 'N': self.topo, 'check_feeds': _check_feeds,
                    'feed': _feed}
+        self.ns.update({name: rule for rule, name in self.rules.items()})
         self.leaves = [n for n in self.topo
                        if n.op is None and n.requires_grad]
         self.edges = self._edges()
-        self.source = '\n\n'.join([
-            self._forward_source(), self._backward_source(),
-            self._forward_source(pure=True), self._backward_source(pure=True),
-            self._signature_source()])
-        self._run(self.source, self.ns)
-        self.forward = self.ns['forward']
-        self.special = {}               # leaf shapes -> specialised namespace
+        self.special = {}               # leaf shapes -> backward
+        self.special_step = {}          # leaf shapes -> step
         self.source_special = ''
         self._ones = None
+        self._lock = threading.Lock()   # chunk threads may write code at once
         for node in self.topo:
             node.grad = None
 
@@ -76,10 +123,34 @@ class Plan:
         """A new plan for the same root (a leaf's requires_grad changed)."""
         return Plan(self.root)
 
-    @staticmethod
-    def _run(source, ns):
-        exec(builtins.compile(source, f'<micrograd plan {id(ns):x}>', 'exec'),
-             ns)
+    @property
+    def source(self) -> str:
+        """The generic code (as text: it is never compiled; the first
+        backward for new leaf shapes does what it says, walking the graph)."""
+        return '\n\n'.join([
+            self._forward_source(), self._backward_source(),
+            self._forward_source(pure=True), self._backward_source(pure=True),
+            self._signature_source()])
+
+    def _define(self, source) -> dict:
+        """Compile `source` in a copy of the namespace; return that."""
+        ns = dict(self.ns)
+        exec(builtins.compile(source, f'<micrograd plan {id(self):x}>',
+                              'exec'), ns)
+        return ns
+
+    def _signatures(self):
+        if 'signature' not in self.__dict__:
+            ns = self._define(self._signature_source())
+            self.step_signature = ns['step_signature']
+            self.signature = ns['signature']
+
+    def forward(self, feeds):
+        """The first forward writes the code; later ones run it directly."""
+        with self._lock:
+            self._signatures()
+            self.forward = self._define(self._forward_source())['forward']
+        self.forward(feeds)
 
     def backward(self, grad=None):
         root = self.root
@@ -88,19 +159,36 @@ class Plan:
             if self._ones is None or self._ones.shape != shape:
                 self._ones = root.bk.ones(shape, dtype=root.data.dtype)
             grad = self._ones
-        ns = self.special.get(self.ns['signature']())
-        if ns is None:
-            self._trace(self.ns['backward'], grad)
+        if 'signature' not in self.__dict__:
+            with self._lock:
+                self._signatures()
+        sig = self.signature()
+        code = self.special.get(sig)
+        if code is None:
+            self._trace([n.data for n in self.topo], grad, sig, pure=False)
         else:
-            ns['backward'](grad)
+            code(grad)
 
     def step(self, feeds, seed):
         """Forward and backward in local variables (thread-safe): returns
         (root data, gradients of self.leaves)."""
-        ns = self.special.get(self.ns['step_signature'](feeds))
-        if ns is None:
-            return self._trace(self.ns['step'], feeds, seed)
-        return ns['step'](feeds, seed)
+        if 'signature' not in self.__dict__:
+            with self._lock:
+                self._signatures()
+        sig = self.step_signature(feeds)
+        code = self.special_step.get(sig)
+        if code is None:
+            values = []
+            for node in self.topo:
+                if node.op is None:
+                    values.append(node.data if node.name is None
+                                  else feeds[node.name])
+                else:
+                    values.append(node.op.forward(
+                        self.root.bk, *[values[self.index[id(p)]]
+                                        for p in node.parents], **node.meta))
+            return self._trace(values, seed, sig, pure=True)
+        return code(feeds, seed)
 
     # ---- specialisation on shapes -------------------------------------
     def _edges(self):
@@ -118,43 +206,86 @@ class Plan:
                     edges[i, pos] = (len(edges), lazy)
         return edges
 
-    def _trace(self, generic, *args):
-        """Run the generic code, noting each edge's gradient shape, then
-        write and keep the code specialised for these leaf shapes."""
+    def _trace(self, values, seed, sig, pure):
+        """The generic backward: walk the graph from `seed`, given every
+        node's data (`values`), fitting each gradient to its parent's shape
+        at run time and noting the shapes; then write and keep the code
+        specialised for these leaf shapes. Returns what step() returns."""
+        xp, topo, edges = self.root.bk, self.topo, self.edges
         shapes = {}
 
         def fit(k, t, shape, lazy):
             tshape, shape = tuple(t.shape), tuple(shape)
             shapes[k] = tshape, shape
             axes, summed, kept, spread = fitting(tshape, shape, lazy)
-            xp = self.root.bk
             if axes:
                 t = xp.sum(t, axis=axes)
             if summed != kept:
                 t = xp.reshape(t, kept)
             return xp.broadcast_to(t, shape) if spread else t
 
-        result = generic(*args, fit)
-        sig = (self.ns['signature']() if generic is self.ns['backward'] else
-               self.ns['step_signature'](args[0]))
-        source = '\n\n'.join([
-            self._backward_source(shapes=shapes), self._forward_source(
-                pure=True), self._backward_source(pure=True, shapes=shapes)])
-        ns = dict(self.ns)
-        self._run(source, ns)
-        self.special[sig] = ns
-        self.source_special = f'# specialised for leaf shapes {sig}\n{source}'
-        return result
+        last = len(topo) - 1
+        grads = {last: seed}
+        for i in range(last, -1, -1):
+            node = topo[i]
+            if i not in grads or node.op is None or not node.requires_grad:
+                continue
+            parents = [self.index[id(p)] for p in node.parents]
+            args = [values[j] for j in parents]
+            if node.op.takes_need:
+                need, twice = self._need(node, parents)
+                outs = list(node.op.backward(xp, grads[i], values[i], *args,
+                                             need=need, **node.meta))
+                if twice:
+                    outs[1] = outs[0]
+            else:
+                outs = [node.op.backward(xp, grads[i], values[i], *args,
+                                         **node.meta)]
+            for pos, (t, j) in enumerate(zip(outs, parents)):
+                if (i, pos) in edges:
+                    k, lazy = edges[i, pos]
+                    t = fit(k, t, values[j].shape, lazy)
+                    grads[j] = grads[j] + t if j in grads else t
+            if i != last:
+                del grads[i]
+        result = [grads[i] if i in grads else
+                  xp.zeros(values[i].shape, dtype=values[i].dtype)
+                  for i, node in enumerate(topo)
+                  if node.op is None and node.requires_grad]
+        with self._lock:
+            if pure:
+                source = '\n\n'.join([
+                    self._forward_source(pure=True),
+                    self._backward_source(pure=True, shapes=shapes)])
+                self.special_step[sig] = self._define(source)['step']
+            else:
+                source = self._backward_source(shapes=shapes)
+                self.special[sig] = self._define(source)['backward']
+            self.source_special = (f'# specialised for leaf shapes {sig}\n'
+                                   f'{source}')
+        if pure:
+            return values[last], tuple(result)
+        for leaf, g in zip(self.leaves, result):
+            leaf.grad = g
+        topo[last].grad = seed
+
+    def _need(self, node, parents):
+        """`need` for a rule that takes it, and whether its two gradients
+        are one (x * x: the rule is asked for one, used twice)."""
+        need = tuple(p.requires_grad for p in node.parents)
+        twice = (node.op.name in SYMMETRIC and need == (True, True)
+                 and parents[0] == parents[1])
+        return ((True, False) if twice else need), twice
 
     # ---- source generation ---------------------------------------------
     def _call(self, rule, node, args):
         """`rule(xp, args..., meta...)`; simple settings become literals."""
-        name = rule.__name__
-        self.ns[name] = rule
+        name = self.rules[rule]
         parts = ['xp', *args]
         for key, value in node.meta.items():
-            if _literal(value):
-                parts.append(f'{key}={value!r}')
+            literal = _literal(value)
+            if literal is not None:
+                parts.append(f'{key}={literal}')
             else:
                 const = f'k{self.index[id(node)]}_{key}'
                 self.ns[const] = value
@@ -174,6 +305,13 @@ class Plan:
                          f'    return ({"".join(s + ", " for s in items)})')
         return '\n\n'.join(lines)
 
+    def _ref(self, i) -> str:
+        """Node i's data in the code: `n<i>`, or for a leaf that is not fed
+        (a parameter, a constant) `N[<i>].data`, read where it is used."""
+        node = self.topo[i]
+        return (f'N[{i}].data' if node.op is None and node.name is None
+                else f'n{i}')
+
     def _forward_source(self, pure=False):
         """forward(feeds) storing each node's data; or, pure, the first half
         of step(feeds, seed), which keeps everything in local variables and
@@ -188,9 +326,9 @@ class Plan:
                     continue
                 if node.name is not None:
                     lines.append(f'    feed(N[{i}], feeds)')
-                lines.append(f'    n{i} = N[{i}].data')
+                    lines.append(f'    n{i} = N[{i}].data')
             else:
-                args = [f'n{self.index[id(p)]}' for p in node.parents]
+                args = [self._ref(self.index[id(p)]) for p in node.parents]
                 store = '' if pure else f'N[{i}]._data = '
                 lines.append(f'    n{i} = {store}'
                              + self._call(node.op.forward, node, args))
@@ -210,8 +348,8 @@ class Plan:
         loaded = set()
 
         def data(i):
-            if pure:
-                return f'n{i}'
+            if pure or self.topo[i].op is None and self.topo[i].name is None:
+                return self._ref(i)
             if i not in loaded:
                 loaded.add(i)
                 lines.append(f'    d{i} = N[{i}].data')
@@ -224,11 +362,7 @@ class Plan:
             parents = [self.index[id(p)] for p in node.parents]
             args = [f'g{i}', data(i)] + [data(j) for j in parents]
             if node.op.takes_need:
-                need = tuple(p.requires_grad for p in node.parents)
-                twice = (node.op.name in SYMMETRIC and need == (True, True)
-                         and parents[0] == parents[1])
-                if twice:               # x * x: both gradients are one
-                    need = (True, False)
+                need, twice = self._need(node, parents)
                 args.append(f'need={need!r}')
                 outs = [f't{k}' for k in range(len(parents))]
                 lines.append(f'    {", ".join(outs)}, = '
@@ -271,7 +405,8 @@ class Plan:
                 if not pure:
                     lines.append(f'    N[{i}].grad = {value}')
         if pure:
-            lines.append(f'    return n{last}, ({"".join(g + ", " for g in grads)})')
+            lines.append(f'    return {self._ref(last)}, '
+                         f'({"".join(g + ", " for g in grads)})')
         else:
             lines.append(f'    N[{last}].grad = seed')
         return '\n'.join(lines)

@@ -135,3 +135,96 @@ def test_default_chunks_keep_the_widest_array_near_one_mebibyte(width, dtype,
     loss.forward(x=np.ones((rows + 5, 3)))          # and it runs
     np.testing.assert_allclose(w.grad, np.full((3, width), 1 / width),
                                rtol=1e-3 if dtype == 'float32' else 1e-10)
+
+
+@pytest.mark.parametrize('kind', ['mean', 'sum'])
+def test_zero_rows_give_what_the_whole_batch_gives(kind):
+    w = Value(np.ones((3, 2)))
+    x = Value(shape=(None, 3), name='x', requires_grad=False)
+    out = (x @ w).tanh()
+    loss = out.mean() if kind == 'mean' else out.sum()
+    empty = np.ones((0, 3))
+    with np.errstate(all='ignore'):
+        loss.forward(x=empty)
+        loss.backward()
+    expected = np.array(loss.data), w.grad.copy()
+    mg.chunked(loss, rows=4)
+    with np.errstate(all='ignore'):
+        loss.forward(x=empty)
+    np.testing.assert_array_equal(loss.data, expected[0])
+    np.testing.assert_array_equal(w.grad, expected[1])
+    loss.forward(x=np.ones((9, 3)))                 # and rows again
+    assert np.isfinite(loss.data)
+
+
+def test_clip_to_infinity_runs_chunked():
+    w = Value(np.array([[1.0], [-2.0]]))
+    x = Value(shape=(None, 2), name='x', requires_grad=False)
+    loss = mg.chunked((x @ w).clip(0.0, float('inf')).mean(), rows=2)
+    loss.forward(x=np.array([[1.0, 0.0], [0.0, 1.0], [3.0, 1.0]]))
+    np.testing.assert_allclose(loss.data, 2 / 3)
+    np.testing.assert_allclose(w.grad, [[4 / 3], [1 / 3]])
+
+
+def test_inner_data_after_a_chunked_forward_is_refused_not_stale():
+    model, loss = pinball_model()
+    logits = loss.parents[0] if loss.parents else None
+    inner = [n for n in loss.topo() if n.op is not None and n is not loss]
+    mg.chunked(loss, rows=4)
+    X, Y = np.ones((10, 5)), np.ones(10)
+    loss.forward(x=X, y=Y)
+    for node in inner:
+        with pytest.raises(ValueError, match='not kept by a chunked forward'):
+            node.data.argmax(1)
+        with pytest.raises(ValueError, match='not kept by a chunked forward'):
+            node.shape
+        with pytest.raises(ValueError, match='not kept by a chunked forward'):
+            np.asarray(node.data)
+        assert 'not kept by a chunked forward' in repr(node)
+    assert logits is not None
+    # leaves and the root stay valid; the plan can be chunked again
+    assert loss.shape == () and np.isfinite(loss.data)
+    assert all(p.shape == p.grad.shape for p in model.parameters())
+    mg.chunked(loss, rows=3, workers=1)
+    loss.forward(x=X, y=Y)
+
+
+def test_rows_that_do_not_match_are_named_whatever_the_chunking():
+    w = Value(np.ones(3))
+    for rows, workers in ((4, 2), (100, 1), (None, 2)):
+        x = Value(shape=(None, 3), name='x', requires_grad=False)
+        y = Value(shape=(None,), name='y', requires_grad=False)
+        loss = mg.chunked(((x @ w) - y).mean(), rows=rows, workers=workers)
+        with pytest.raises(ValueError, match=r'batch placeholders have '
+                           r'different numbers of rows: \[5, 20\]'):
+            loss.forward(x=np.ones((20, 3)), y=np.ones(5))
+
+
+def test_chunked_on_array_api_strict_equals_numpy():
+    xp = pytest.importorskip('array_api_strict')
+    rng = np.random.default_rng(0)
+    W, X, Y = (rng.standard_normal((3, 2)), rng.standard_normal((11, 3)),
+               rng.standard_normal((11, 2)))
+    grads = []
+    for lib in (np, xp):
+        w = Value(lib.asarray(W))
+        x = Value(shape=(None, 3), name='x', requires_grad=False, backend=lib)
+        y = Value(shape=(None, 2), name='y', requires_grad=False, backend=lib)
+        loss = mg.chunked((((x @ w).tanh() - y) ** 2).mean(), rows=4)
+        loss.forward(x=lib.asarray(X), y=lib.asarray(Y))
+        grads.append((float(loss.data), np.from_dlpack(w.grad)))
+    np.testing.assert_allclose(grads[1][0], grads[0][0], rtol=1e-12)
+    np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=1e-12)
+
+
+def test_one_chunk_uses_no_pool_and_many_chunks_keep_one():
+    model, loss = pinball_model()
+    mg.chunked(loss, rows=100, workers=2)
+    plan = loss._plan
+    loss.forward(x=np.ones((50, 5)), y=np.ones(50))    # one chunk
+    assert plan.pool is None and plan.blas is None
+    loss.forward(x=np.ones((500, 5)), y=np.ones(500))  # several chunks
+    pool, blas = plan.pool, plan.blas
+    assert pool is not None
+    loss.forward(x=np.ones((500, 5)), y=np.ones(500))
+    assert plan.pool is pool and plan.blas is blas
