@@ -155,3 +155,27 @@ def seed_grad(root, grad):
         raise ValueError(f'backward: gradient has shape {tuple(g.shape)}, '
                          f'root has shape {root.shape}')
     return g
+
+
+def state_array(where: str, key: str, value, p):
+    """state[key] (a saved array) as a new array of parameter p's backend
+    and dtype, checked: real numbers, p's shape, finite; errors name `key`."""
+    bk = p.bk
+    try:
+        array = bk.asarray(value, copy=True)
+        numbers = bk.isdtype(array.dtype, ('real floating', 'integral'))
+    except Exception:
+        numbers = False
+    if not numbers:
+        what = getattr(value, 'dtype', type(value).__name__)
+        raise TypeError(f"{where}: '{key}' must be an array of real numbers "
+                        f'(as {p.data.dtype}), got {what}')
+    if tuple(array.shape) != tuple(p.data.shape):
+        raise ValueError(f"{where}: '{key}' has shape {tuple(array.shape)}, "
+                         f'expected {tuple(p.data.shape)}')
+    array = bk.astype(array, p.data.dtype)
+    if not bool(bk.all(bk.isfinite(array))):
+        raise ValueError(f"{where}: '{key}' holds values that are not "
+                         f'finite (inf or NaN, or too large for '
+                         f'{p.data.dtype})')
+    return array

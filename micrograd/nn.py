@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import ops
+from .checks import state_array
 from .engine import Value
 
 
@@ -50,7 +51,7 @@ class Module:
         if missing or extra:
             raise KeyError(f'load_state_dict: missing {sorted(missing)}, '
                            f'unexpected {sorted(extra, key=str)}')
-        arrays = {name: _state_array(name, state[name], p)
+        arrays = {name: state_array('load_state_dict', name, state[name], p)
                   for name, p in params.items()}
         for name, p in params.items():
             p.data = arrays[name]
@@ -68,30 +69,6 @@ class Module:
 
     def __call__(self, x):
         return self.forward(x)
-
-
-def _state_array(name: str, value, p: Value):
-    """state[name] as a new array of p's backend and dtype, checked: real
-    numbers, p's shape, finite."""
-    bk = p.bk
-    try:
-        source = bk.asarray(value)
-        numbers = bk.isdtype(source.dtype, ('real floating', 'integral'))
-    except Exception:
-        numbers = False
-    if not numbers:
-        what = getattr(value, 'dtype', type(value).__name__)
-        raise TypeError(f"load_state_dict: '{name}' must be an array of real "
-                        f'numbers (as {p.dtype}), got {what}')
-    if tuple(source.shape) != p.shape:
-        raise ValueError(f"load_state_dict: '{name}' has shape "
-                         f'{tuple(source.shape)}, parameter has {p.shape}')
-    array = bk.asarray(source, dtype=p.dtype, copy=True)
-    if not bool(bk.all(bk.isfinite(array))):
-        raise ValueError(f"load_state_dict: '{name}' holds values that are "
-                         f'not finite (inf or NaN, or too large for '
-                         f'{p.dtype})')
-    return array
 
 
 def _collect(name, attr, found):

@@ -21,6 +21,7 @@ import math
 from collections.abc import Mapping
 from numbers import Integral, Number
 
+from .checks import state_array
 from .engine import Value
 
 
@@ -193,7 +194,7 @@ class Optimiser:
         for buffer in self.buffers:
             for j, array in enumerate(getattr(self, buffer)):
                 key = f'{buffer}.{j}'
-                new[key] = _state_array(where, key, state[key], self.wrt[j])
+                new[key] = state_array(where, key, state[key], self.wrt[j])
         self.num_steps = num_steps
         for buffer in self.buffers:
             arrays = getattr(self, buffer)
@@ -217,29 +218,6 @@ def _state_count(where: str, value) -> int:
     if value < 0:
         raise ValueError(f"{where}: 'num_steps' must be >= 0, got {value}")
     return int(value)
-
-
-def _state_array(where: str, key: str, value, p: Value):
-    """A state array as an array of p's backend and dtype, checked."""
-    bk = p.bk
-    try:
-        array = bk.asarray(value, copy=True)
-        numbers = bk.isdtype(array.dtype, ('real floating', 'integral'))
-    except Exception:
-        numbers = False
-    if not numbers:
-        what = getattr(value, 'dtype', type(value).__name__)
-        raise TypeError(f"{where}: '{key}' must be an array of real numbers "
-                        f'(as {p.data.dtype}), got {what}')
-    if tuple(array.shape) != tuple(p.data.shape):
-        raise ValueError(f"{where}: '{key}' has shape {tuple(array.shape)}, "
-                         f'expected {tuple(p.data.shape)}')
-    array = bk.astype(array, p.data.dtype)
-    if not _all_finite(bk, array):
-        raise ValueError(f"{where}: '{key}' holds values that are not "
-                         f'finite (inf or NaN, or too large for '
-                         f'{p.data.dtype})')
-    return array
 
 
 class SGD(Optimiser):
