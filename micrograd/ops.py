@@ -290,6 +290,25 @@ def sigmoid(x) -> Value:
     return apply(SIGMOID, x)
 
 
+# softplus: z = log(1 + e**x) = max(x, 0) + log(1 + e**-|x|);
+# dz/dx = sigmoid x  (smooth everywhere: the max and |x| of the stable form
+# stay in the forward rule, their kinks never reach the gradient)
+def softplus_forward(xp, x):
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def softplus_backward(xp, g, out, x):
+    return g * sigmoid_forward(xp, x)
+
+
+SOFTPLUS = Op('softplus', softplus_forward, softplus_backward)
+
+
+def softplus(x) -> Value:
+    """log(1 + e ** x), stable for large |x|; gradient sigmoid(x)."""
+    return apply(SOFTPLUS, x)
+
+
 # relu: z = max(x, 0);  dz/dx = 1 where x > 0, else 0 (0 at the kink x = 0)
 def relu_forward(xp, x):
     return xp.maximum(x, 0.0)
@@ -542,6 +561,86 @@ def stop_gradient(x) -> Value:
     return apply(STOP_GRADIENT, x)
 
 
+# one_hot: z[..., c] = 1 where label == c, else 0, for labels of shape
+# (..., 1) that are whole numbers in [0, classes); a NaN label (an unfed
+# placeholder) gives a row of NaN. Labels are checked at every forward: a
+# ValueError names `what` and the bad labels (a lazy array, which checking
+# would compute, gets NaN rows instead).
+def one_hot_forward(xp, labels, classes, what):
+    ok = (labels >= 0) & (labels < classes) & (xp.floor(labels) == labels)
+    _refuse_bad(xp, labels, ok | xp.isnan(labels), f'{what} must be whole '
+                f'numbers in [0, {classes}) for {classes} classes')
+    hot = xp.astype(labels == xp.arange(classes, dtype=labels.dtype),
+                    labels.dtype)
+    return xp.where(ok, hot, xp.nan)
+
+
+ONE_HOT = Op('one_hot', one_hot_forward)
+
+
+def one_hot(labels, classes: int, what: str = 'one_hot: labels') -> Value:
+    """Labels (...) as one-hot rows (..., classes), checked at every forward
+    to be whole numbers in [0, classes) (`what` names them in the error); a
+    NaN label gives a NaN row."""
+    labels = _value(labels)
+    if not isinstance(classes, int) or isinstance(classes, bool) or \
+            classes < 1:
+        raise ValueError(f'one_hot: classes must be a positive int, got '
+                         f'{classes!r}')
+    return apply(ONE_HOT, expand_dims(labels, -1), classes=classes,
+                 what=what)
+
+
+# check_values: z = x, once every x is a value `allowed` names (NaN, an
+# unfed placeholder, passes); else a ValueError naming `what` and the bad
+# values (a lazy array gets NaN there instead). Checked at every forward;
+# dz/dx = 1
+def _signs(xp, v):
+    return (v == 1) | (v == -1)
+
+
+def _unit_interval(xp, v):
+    return (v >= 0) & (v <= 1)
+
+
+ALLOWED = {'be -1 or +1': _signs, 'lie in [0, 1]': _unit_interval}
+
+
+def check_values_forward(xp, x, allowed, what):
+    ok = ALLOWED[allowed](xp, x) | xp.isnan(x)
+    _refuse_bad(xp, x, ok, f'{what} must {allowed}')
+    return xp.where(ok, x, xp.nan) if xp.is_lazy else x
+
+
+def check_values_backward(xp, g, out, x, allowed, what):
+    return g
+
+
+CHECK_VALUES = Op('check_values', check_values_forward, check_values_backward)
+
+
+def check_values(x, allowed: str, what: str) -> Value:
+    """x, checked at every forward to hold values `allowed` admits (a key of
+    ALLOWED); `what` names x in the error."""
+    if allowed not in ALLOWED:
+        raise ValueError(f'check_values: allowed must be one of '
+                         f'{sorted(ALLOWED)}, got {allowed!r}')
+    return apply(CHECK_VALUES, x, allowed=allowed, what=what)
+
+
+def _refuse_bad(xp, x, ok, message: str) -> None:
+    """A ValueError, `message` and the values of x (up to 5) where the mask
+    `ok` is False; nothing when all pass or x is lazy (checking would
+    compute it)."""
+    if xp.is_lazy or bool(xp.all(ok)):
+        return
+    values = xp.sort(xp.unique_values(x[~ok]))
+    shown = ', '.join(f'{float(values[i]):g}'
+                      for i in range(builtins.min(5, values.shape[0])))
+    more = ', ...' if values.shape[0] > 5 else ''
+    raise ValueError(f'{message}, got {shown}{more}')
+
+
 # ---------------------------------------------------------------- reductions
 
 # sum: z = sum_i x_i over `axis`;  dz/dx_i = 1 (g spread back over the axis)
@@ -626,17 +725,24 @@ def min(x, axis=None, keepdims=False) -> Value:  # noqa: A001
 
 
 # logsumexp: z = log sum_i e**x_i = m + log sum_i e**(x_i - m), m = max x;
-# dz/dx_i = e**(x_i - z)  (the softmax)
+# dz/dx_i = e**(x_i - z) = e**(x_i - m) / sum_j e**(x_j - m)  (the softmax,
+# from the shifted form: z rounds where m is large, 1e17 + log 2 to 1e17)
 def logsumexp_forward(xp, x, axis, keepdims):
-    m = xp.max(x, axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0.0)      # all -inf: shift by nothing
+    m = _shift(xp, x, axis)
     z = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
     return z if keepdims else xp.squeeze(z, axis=axis)
 
 
 def logsumexp_backward(xp, g, out, x, axis, keepdims):
-    z = _keep(xp, out, x.shape, axis, keepdims)
-    return _keep(xp, g, x.shape, axis, keepdims) * xp.exp(x - z)
+    e = xp.exp(x - _shift(xp, x, axis))
+    return _keep(xp, g, x.shape, axis, keepdims) * (
+        e / xp.sum(e, axis=axis, keepdims=True))
+
+
+def _shift(xp, x, axis):
+    """max x over `axis` (kept), 0 where it is not finite (all -inf)."""
+    m = xp.max(x, axis=axis, keepdims=True)
+    return xp.where(xp.isfinite(m), m, 0.0)
 
 
 LOGSUMEXP = Op('logsumexp', logsumexp_forward, logsumexp_backward)
@@ -998,7 +1104,8 @@ def split(x, indices_or_sections, axis=0) -> list[Value]:
 
 # Methods of Value, where NumPy (or the original micrograd) has them.
 for _name in ('exp', 'log', 'log1p', 'expm1', 'sqrt', 'tanh', 'sigmoid',
-              'relu', 'abs', 'sin', 'cos', 'arctanh', 'arcsin', 'arcsinh',
+              'softplus', 'relu', 'abs', 'sin', 'cos', 'arctanh', 'arcsin',
+              'arcsinh',
               'clip', 'sum', 'mean', 'max', 'min', 'logsumexp', 'softmax',
               'log_softmax', 'squeeze', 'expand_dims', 'split'):
     setattr(Value, _name, globals()[_name])

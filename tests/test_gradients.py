@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose
 
 import micrograd as mg
 from micrograd.gradcheck import GradcheckError
-from op_table import (ROWS, differentiable_value_methods,
+from op_table import (ANY, KINKS, ROWS, differentiable_value_methods,
                       public_differentiable_functions)
 
 ROW_PARAMS = [pytest.param(row, id=row.name) for row in ROWS]
@@ -238,3 +238,41 @@ def test_split_pieces_cover_the_input():
                    pieces[2].sum() * weights[2])
     total.backward()
     assert_allclose(v.grad, np.broadcast_to([1.0, 2.0, 2.0, 3.0], (3, 4)))
+
+
+# ------------------------------------------------ drawn kinks and ties
+
+KINK_PARAMS = [pytest.param(kink, id=kink.row.name) for kink in KINKS]
+KINK_EXAMPLES = [pytest.param(kink, case, id=f'{kink.row.name}-{i}')
+                 for kink in KINKS
+                 for i, case in enumerate(kink.row.example_cases())]
+
+
+def check_rule(kink, case):
+    """The gradients at kinks and ties are the README's rules."""
+    leaves = [mg.Value(a) for a in case.arrays]
+    out = kink.row.fn(*leaves, **case.params)
+    u = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(u)
+    for leaf, want in zip(leaves, kink.rule(case.arrays, case.params, u)):
+        assert_allclose(leaf.grad, want, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize('kink', KINK_PARAMS)
+@given(data=st.data())
+def test_documented_rule_at_drawn_kinks_and_ties(kink, data):
+    check_rule(kink, data.draw(kink.row.cases(), label='case'))
+
+
+@pytest.mark.parametrize('kink, case', KINK_EXAMPLES)
+def test_documented_rule_at_kinks_and_ties_examples(kink, case):
+    check_rule(kink, case)
+
+
+def test_specials_are_drawn():
+    """The op table's samplers do hit exact zeros, -0.0 and repeated
+    elements (ties) where the op is smooth."""
+    rng = np.random.default_rng(0)
+    (a,) = ANY(rng, [(200,)])
+    assert (a == 0).sum() > 10 and np.signbit(a[a == 0]).any()
+    assert len(np.unique(a)) < 190
