@@ -56,9 +56,14 @@ def _keep(xp, g, shape, axis, keepdims):
                                for i, n in enumerate(shape)))
 
 
-def _nan_where_undefined(xp, grad, out):
-    """Where the function is undefined (out is NaN) so is its derivative."""
-    return xp.where(xp.isnan(out), out, grad)
+def _exact(xp, g, grad, out=None):
+    """A rule's gradient `grad` (g times the derivative), exact where the
+    derivative is infinite or undefined: 0 where g is 0 (a branch `where`
+    did not pick sends back 0, not 0 * inf = NaN); given `out`, NaN where
+    the function is undefined (out is NaN) and g is not 0."""
+    if out is not None:
+        grad = xp.where(xp.isnan(out), out, grad)
+    return xp.where(g == 0, 0.0, grad)
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -115,12 +120,14 @@ def mul(x, y) -> Value:
 
 
 # div: z = x / y;  dz/dx = 1 / y, dz/dy = -x / y**2 = -z / y
+# (infinite at y = 0: 0 there where g is 0, see _exact)
 def div_forward(xp, x, y):
     return x / y
 
 
 def div_backward(xp, g, out, x, y, need):
-    return (g / y if need[0] else None), (-g * out / y if need[1] else None)
+    return (_exact(xp, g, g / y) if need[0] else None,
+            _exact(xp, g, -g * out / y) if need[1] else None)
 
 
 DIV = Op('div', div_forward, div_backward)
@@ -138,8 +145,10 @@ def pow_forward(xp, x, y):
 
 def pow_backward(xp, g, out, x, y, need):
     # y = 0 and z = 0 are exact zeros (not 0 * inf) at x = 0
-    gx = g * xp.where(y == 0, 0.0, y * x ** (y - 1)) if need[0] else None
-    gy = g * xp.where(out == 0, 0.0, out * xp.log(x)) if need[1] else None
+    gx = _exact(xp, g, g * xp.where(y == 0, 0.0, y * x ** (y - 1))) \
+        if need[0] else None
+    gy = _exact(xp, g, g * xp.where(out == 0, 0.0, out * xp.log(x))) \
+        if need[1] else None
     return gx, gy
 
 
@@ -193,7 +202,7 @@ def log_forward(xp, x):
 
 
 def log_backward(xp, g, out, x):
-    return _nan_where_undefined(xp, g / x, out)
+    return _exact(xp, g, g / x, out)
 
 
 LOG = Op('log', log_forward, log_backward)
@@ -210,7 +219,7 @@ def log1p_forward(xp, x):
 
 
 def log1p_backward(xp, g, out, x):
-    return _nan_where_undefined(xp, g / (1 + x), out)
+    return _exact(xp, g, g / (1 + x), out)
 
 
 LOG1P = Op('log1p', log1p_forward, log1p_backward)
@@ -238,13 +247,13 @@ def expm1(x) -> Value:
     return apply(EXPM1, x)
 
 
-# sqrt: z = x ** 0.5;  dz/dx = 1 / (2 z)
+# sqrt: z = x ** 0.5;  dz/dx = 1 / (2 z)  (inf at x = 0, NaN where x < 0)
 def sqrt_forward(xp, x):
     return xp.sqrt(x)
 
 
 def sqrt_backward(xp, g, out, x):
-    return g / (2 * out)
+    return _exact(xp, g, g / (2 * out))
 
 
 SQRT = Op('sqrt', sqrt_forward, sqrt_backward)
@@ -309,13 +318,14 @@ def softplus(x) -> Value:
     return apply(SOFTPLUS, x)
 
 
-# relu: z = max(x, 0);  dz/dx = 1 where x > 0, else 0 (0 at the kink x = 0)
+# relu: z = max(x, 0);  dz/dx = 1 where x > 0, else 0 (0 at the kink x = 0;
+# NaN where x is NaN: sign(z) is all three)
 def relu_forward(xp, x):
     return xp.maximum(x, 0.0)
 
 
 def relu_backward(xp, g, out, x):
-    return xp.select(out > 0, g)
+    return g * xp.sign(out)
 
 
 RELU = Op('relu', relu_forward, relu_backward)
@@ -383,7 +393,7 @@ def arctanh_forward(xp, x):
 
 
 def arctanh_backward(xp, g, out, x):
-    return _nan_where_undefined(xp, g / (1 - x * x), out)
+    return _exact(xp, g, g / (1 - x * x), out)
 
 
 ARCTANH = Op('arctanh', arctanh_forward, arctanh_backward)
@@ -400,7 +410,7 @@ def arcsin_forward(xp, x):
 
 
 def arcsin_backward(xp, g, out, x):
-    return g / xp.sqrt(1 - x * x)
+    return _exact(xp, g, g / xp.sqrt(1 - x * x))
 
 
 ARCSIN = Op('arcsin', arcsin_forward, arcsin_backward)
@@ -434,9 +444,10 @@ def maximum_forward(xp, x, y):
 
 
 def maximum_backward(xp, g, out, x, y, need):
-    tie = xp.where(x == y, g / 2, 0.0)
-    return (xp.where(x > y, g, tie) if need[0] else None,
-            xp.where(y > x, g, tie) if need[1] else None)
+    # each gets g unless the other wins; a NaN (no order) gives both g
+    share = xp.where(x == y, g / 2, g)
+    return (xp.where(y > x, 0.0, share) if need[0] else None,
+            xp.where(x > y, 0.0, share) if need[1] else None)
 
 
 MAXIMUM = Op('maximum', maximum_forward, maximum_backward)
@@ -453,9 +464,10 @@ def minimum_forward(xp, x, y):
 
 
 def minimum_backward(xp, g, out, x, y, need):
-    tie = xp.where(x == y, g / 2, 0.0)
-    return (xp.where(x < y, g, tie) if need[0] else None,
-            xp.where(y < x, g, tie) if need[1] else None)
+    # each gets g unless the other wins; a NaN (no order) gives both g
+    share = xp.where(x == y, g / 2, g)
+    return (xp.where(y < x, 0.0, share) if need[0] else None,
+            xp.where(x < y, 0.0, share) if need[1] else None)
 
 
 MINIMUM = Op('minimum', minimum_forward, minimum_backward)
@@ -488,12 +500,13 @@ def where(cond, x, y) -> Value:
 
 
 # clip: z = min(max(x, lo), hi);  dz/dx = 1 where lo <= x <= hi, else 0
+# (NaN where x is NaN)
 def clip_forward(xp, x, lo, hi):
     return xp.clip(x, min=lo, max=hi)
 
 
 def clip_backward(xp, g, out, x, lo, hi):
-    return xp.select(out == x, g)
+    return xp.where(out == x, g, 0 * out)      # 0 * NaN: NaN where x is
 
 
 CLIP = Op('clip', clip_forward, clip_backward)

@@ -276,3 +276,69 @@ def test_specials_are_drawn():
     (a,) = ANY(rng, [(200,)])
     assert (a == 0).sum() > 10 and np.signbit(a[a == 0]).any()
     assert len(np.unique(a)) < 190
+
+
+# ---------------------------------------------------------------- 0 * inf
+
+SINGULAR = {  # f, x: some x where f's derivative is infinite or undefined
+    'sqrt': (mg.sqrt, [-1.0, 0.0, -0.0, 4.0]),
+    'log': (mg.log, [-1.0, 0.0, -0.0, 4.0]),
+    'log1p': (mg.log1p, [-2.0, -1.0, 3.0]),
+    'x ** 0.5': (lambda v: v ** 0.5, [-1.0, 0.0, 4.0]),
+    'x ** -1': (lambda v: v ** -1.0, [0.0, -0.0, 4.0]),
+    'number / x': (lambda v: 1.0 / v, [0.0, -0.0, 4.0]),
+    '0 ** x': (lambda v: mg.pow(0.0, v), [-1.0, 2.0]),
+    'arctanh': (mg.arctanh, [-1.0, 1.0, 2.0, 0.5]),
+    'arcsin': (mg.arcsin, [-1.0, 1.0, 2.0, 0.5]),
+}
+
+
+@pytest.mark.parametrize('name', list(SINGULAR))
+def test_a_branch_where_does_not_pick_sends_back_zero(name):
+    """where(ok, f(x), 0) where f's derivative is inf or NaN outside `ok`:
+    the gradient there is 0 (not 0 * inf = NaN), the exact gradient of the
+    function where computes; elsewhere f's own."""
+    f, x = SINGULAR[name]
+    x = np.array(x)
+    with np.errstate(all='ignore'):
+        ok = np.isfinite(f(mg.Value(x)).data) & (x > -0.99) & (x < 0.99) \
+            if name in ('arctanh', 'arcsin') else (x > 0.5) | (x == 2.0)
+        v = mg.Value(x)
+        mg.where(ok, f(v), 0.0).backward(np.full(x.shape, 1.0))
+        w = mg.Value(x)
+        f(w).backward(np.full(x.shape, 1.0))
+    np.testing.assert_array_equal(v.grad, np.where(ok, w.grad, 0.0))
+    assert np.isfinite(v.grad).all()
+
+
+def test_infinite_and_undefined_derivatives_stay_where_they_are_used():
+    with np.errstate(all='ignore'):
+        for f, x, want in ((mg.sqrt, 0.0, np.inf), (mg.log, -1.0, np.nan),
+                           (mg.log, 0.0, np.inf), (mg.arcsin, 2.0, np.nan)):
+            v = mg.Value(np.array([x]))
+            f(v).backward()
+            np.testing.assert_array_equal(v.grad, [want])
+        v = mg.Value(np.array([0.0]))
+        (mg.sqrt(v) * 0.0).backward()         # a zero weight: 0, not 0 * inf
+        np.testing.assert_array_equal(v.grad, [0.0])
+
+
+@pytest.mark.parametrize('binary', [mg.maximum, mg.minimum])
+def test_maximum_minimum_with_nan_pass_the_gradient(binary):
+    """A NaN has no order: each input gets g (as in PyTorch), so the NaN
+    shows in the gradients instead of a silent 0."""
+    x, y = np.array([1.0, np.nan, np.nan]), np.array([np.nan, 2.0, np.nan])
+    vx, vy = mg.Value(x), mg.Value(y)
+    binary(vx, vy).backward(np.array([0.5, 2.0, 3.0]))
+    np.testing.assert_array_equal(vx.grad, [0.5, 2.0, 3.0])
+    np.testing.assert_array_equal(vy.grad, [0.5, 2.0, 3.0])
+
+
+def test_nan_input_gives_nan_gradient_through_relu_abs_and_clip():
+    """NaN in, NaN out, NaN gradient: never a silent 0."""
+    x = np.array([np.nan, -1.0, 0.0, 2.0])
+    for f, want in ((mg.relu, [np.nan, 0, 0, 1]), (mg.abs, [np.nan, -1, 0, 1]),
+                    (lambda v: mg.clip(v, -0.5, 1.0), [np.nan, 0, 1, 0])):
+        v = mg.Value(x)
+        f(v).backward(np.ones(4))
+        np.testing.assert_array_equal(v.grad, want)

@@ -410,6 +410,26 @@ def _run(loss, plan, **feeds):
 PLANS = ['interpreted', 'compile']
 
 
+UNFED = {
+    'pinball': (lambda p, y: pinball(p, y, Q), PRED),
+    'mse': (mse, SCORES), 'hinge': (hinge, SCORES),
+    'bce': (binary_cross_entropy_with_logits, SCORES),
+    'cross_entropy': (cross_entropy, LOGITS)}
+
+
+@pytest.mark.parametrize('plan', PLANS)
+@pytest.mark.parametrize('name', list(UNFED))
+def test_every_loss_with_unfed_targets_gives_nan_loss_and_gradients(plan,
+                                                                    name):
+    loss_of, a = UNFED[name]
+    pred = Value(a)
+    loss = loss_of(pred, _labels())
+    with pytest.warns(UserWarning, match="'k' was not fed"):
+        _run(loss, plan)
+    assert np.isnan(loss.data)
+    assert np.isnan(pred.grad).all()
+
+
 @pytest.mark.parametrize('plan', PLANS)
 def test_unfed_labels_give_nan_like_every_loss(plan):
     logits = Value(LOGITS)
