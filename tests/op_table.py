@@ -853,6 +853,31 @@ add_row('check_values(sigmoid(x))', _checked_probabilities,
         examples=UNARY_EXAMPLES, torch=lambda T, x: T.sigmoid(x), public=[])
 
 
+def _times_one_hot(x, labels):
+    """Labels as a Value of x's dtype (a placeholder's, in a model)."""
+    labels = mg.Value(labels, dtype=x.dtype, requires_grad=False)
+    return x * mg.one_hot(labels, x.shape[-1])
+
+
+def _one_hot_make(rng, shapes):
+    (x,) = ANY(rng, shapes)
+    labels = rng.integers(0, shapes[0][-1], shapes[0][:-1])
+    return Case((x,), {'labels': np.asarray(labels, dtype=np.intp)})
+
+
+def _torch_times_one_hot(T, x, labels):
+    hot = T.nn.functional.one_hot(labels.long(), x.shape[-1])
+    return x * hot.to(x.dtype)
+
+
+add_row('x * one_hot(labels, classes)', _times_one_hot, ['mul', 'one_hot'],
+        specs=hnp.array_shapes(min_dims=1, max_dims=3, min_side=1,
+                               max_side=4).map(lambda s: {'shapes': (s,)}),
+        examples=(shapes_spec((3, 4)), shapes_spec((2,)),
+                  shapes_spec((2, 1, 3)), shapes_spec((1, 1))),
+        make=_one_hot_make, torch=_torch_times_one_hot, public=[])
+
+
 # ---- reductions
 
 def torch_reduce(reducer):
