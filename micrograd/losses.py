@@ -23,7 +23,9 @@ def pinball(pred, y, quantiles) -> Value:
 
     (an under-prediction costs tau per unit, an over-prediction 1 - tau, so
     the minimiser is the tau-quantile of y). pred (N, Q), y (N,) or (N, 1),
-    quantiles Q numbers in (0, 1), one per column of pred.
+    quantiles Q numbers in (0, 1), one per column of pred. At an exact fit
+    (r = 0, a kink) the gradient with respect to pred is (1/2 - tau) / (N Q),
+    the two sides' slopes shared equally, as at any tie.
     """
     pred = _as_input(pred)
     taus = _quantiles(quantiles)
@@ -39,11 +41,14 @@ def pinball(pred, y, quantiles) -> Value:
     if y.ndim == 1:
         y = ops.expand_dims(y, -1)                    # (N,) -> (N, 1)
     tau = constant(pred.bk.asarray(taus), pred)                  # (Q,)
-    d = pred - y                                                 # (N, Q)
-    # d = -r; as written, relu's gradient 0 at 0 gives the gradient 0 at
-    # r = 0 (the subgradient of least size: the row is fitted exactly).
-    # The shorter relu(d) - tau d has the same value but gradient -tau there.
-    return (tau * ops.relu(-d) + (1 - tau) * ops.relu(d)).mean()
+    h = (pred - y) * 0.5                                         # (N, Q)
+    # With h = -r / 2 the loss is max((1 - tau) 2h, -tau 2h) = |h| +
+    # (1 - 2 tau) h: one pass over (N, Q) more than relu(2h) - tau 2h, and
+    # at an exact fit (h = 0, where the two pieces tie) the gradient is that
+    # of a tie, shared equally: 1/2 - tau, the middle of the subgradients
+    # [-tau, 1 - tau] (0 for the median, as abs at 0), where the relu form
+    # gives -tau.
+    return (ops.abs(h) + (1 - 2 * tau) * h).mean()
 
 
 def mse(pred, y) -> Value:

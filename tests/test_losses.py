@@ -353,15 +353,24 @@ def test_cross_entropy_with_a_minus_inf_logit_elsewhere():
     np.testing.assert_allclose(logits.grad, [[-0.5, 0.0, 0.5]])
 
 
-def test_pinball_at_an_exact_fit_has_gradient_zero():
-    """r = 0 is a kink of the loss itself; its gradient there is 0, the
-    subgradient of least size (the row is fitted exactly)."""
+def test_pinball_at_an_exact_fit_shares_the_slopes_equally():
+    """r = 0 is a kink of the loss itself, where its two pieces tie: the
+    gradient is the mean of their slopes, (1/2 - tau) / (N Q), as at any
+    tie (0 for the median, as abs at 0), the same as PyTorch's maximum."""
+    torch = pytest.importorskip('torch')
     pred = Value(np.zeros((2, 3)))
     pinball(pred, np.zeros(2), Q).backward()
-    np.testing.assert_array_equal(pred.grad, np.zeros((2, 3)))
+    np.testing.assert_allclose(pred.grad, np.tile(0.5 - np.array(Q), (2, 1))
+                               / 6, rtol=1e-15)
     pred = Value(np.array([[1.0, 0.0, -1.0]]))     # each side and the fit
     pinball(pred, [0.0], Q).backward()
-    np.testing.assert_allclose(pred.grad, [[(1 - 0.1) / 3, 0.0, -0.9 / 3]])
+    np.testing.assert_allclose(pred.grad, [[(1 - 0.1) / 3, 0.0, -0.9 / 3]],
+                               atol=1e-17)
+    p = torch.zeros((2, 3), dtype=torch.float64, requires_grad=True)
+    r, tau = -p, torch.tensor(Q, dtype=torch.float64)
+    torch.maximum(tau * r, (tau - 1) * r).mean().backward()
+    np.testing.assert_allclose(p.grad.numpy(), np.tile(0.5 - np.array(Q),
+                                                        (2, 1)) / 6)
 
 
 def test_hinge_at_the_margin_and_mse_at_zero():
