@@ -703,11 +703,14 @@ def max_backward(xp, g, out, x, axis, keepdims):
 
 
 def _extremum_backward(xp, g, out, x, axis, keepdims):
-    """g split equally between the elements equal to the max (or min)."""
-    hit = xp.astype(x == _keep(xp, out, x.shape, axis, keepdims), x.dtype)
-    share = _keep(xp, g, x.shape, axis, keepdims) / xp.sum(
-        hit, axis=axis, keepdims=True)
-    return hit * share
+    """g split equally between the elements equal to the max (or min),
+    counted in float32 at least (float16 counts only to 2048 exactly and
+    overflows at 65520 ties), the shares in g's dtype."""
+    hit = x == _keep(xp, out, x.shape, axis, keepdims)
+    wide = xp.float32 if x.dtype == getattr(xp, 'float16', None) else x.dtype
+    count = xp.sum(xp.astype(hit, wide), axis=axis, keepdims=True)
+    share = xp.astype(_keep(xp, g, x.shape, axis, keepdims) / count, g.dtype)
+    return xp.astype(hit, g.dtype) * share
 
 
 MAX = Op('max', max_forward, max_backward)

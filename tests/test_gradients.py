@@ -342,3 +342,13 @@ def test_nan_input_gives_nan_gradient_through_relu_abs_and_clip():
         v = mg.Value(x)
         f(v).backward(np.ones(4))
         np.testing.assert_array_equal(v.grad, want)
+
+
+def test_many_float16_ties_share_the_gradient():
+    """70,000 tied maxima in float16 (a count float16 cannot hold): each
+    gets 1/70,000 of the gradient, in float16."""
+    v = mg.Value(np.zeros(70_000), dtype='float16')
+    mg.max(v).backward()
+    assert v.grad.dtype == np.float16
+    np.testing.assert_allclose(v.grad.astype(float), 1 / 70_000,
+                               rtol=5e-3)     # float16 subnormals
