@@ -16,9 +16,9 @@ from .ops import (  # noqa: E402
     abs, add, astype, equal, not_equal, arcsin, arcsinh, arctanh, broadcast_to, clip, concatenate, cos,
     div, einsum, exp, expand_dims, expm1, getitem, greater, greater_equal,
     less, less_equal, log, log1p, log_softmax, logsumexp, matmul, max,
-    maximum, mean, min, minimum, mul, neg, pow, relu, reshape, sigmoid, sin,
-    softmax, split, sqrt, squeeze, stack, stop_gradient, sub, sum, tanh,
-    tensordot, transpose, where)
+    maximum, mean, min, minimum, mul, neg, one_hot, pow, relu, reshape,
+    sigmoid, sin, softmax, softplus, split, sqrt, squeeze, stack,
+    stop_gradient, sub, sum, tanh, tensordot, transpose, where)
 from .gradcheck import gradcheck  # noqa: E402
 
 # NumPy-style aliases
@@ -30,8 +30,9 @@ __all__ = [
     'concatenate', 'cos', 'div', 'divide', 'einsum', 'exp', 'expand_dims',
     'expm1', 'getitem', 'greater', 'greater_equal', 'less', 'less_equal',
     'log', 'log1p', 'log_softmax', 'logsumexp', 'matmul', 'max', 'maximum',
-    'mean', 'min', 'minimum', 'mul', 'multiply', 'neg', 'negative', 'pow',
-    'power', 'relu', 'reshape', 'sigmoid', 'sin', 'softmax', 'split', 'sqrt',
+    'mean', 'min', 'minimum', 'mul', 'multiply', 'neg', 'negative', 'one_hot',
+    'pow', 'power', 'relu', 'reshape', 'sigmoid', 'sin', 'softmax',
+    'softplus', 'split', 'sqrt',
     'squeeze', 'stack', 'stop_gradient', 'sub', 'subtract', 'sum', 'tanh',
     'tensordot', 'transpose', 'where']
 from .chunked import chunked  # noqa: E402

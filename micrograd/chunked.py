@@ -34,7 +34,8 @@ ROWWISE = {'add', 'sub', 'mul', 'div', 'pow', 'neg', 'exp', 'log', 'log1p',
            'expm1', 'sqrt', 'tanh', 'sigmoid', 'relu', 'abs', 'sin', 'cos',
            'arctanh', 'arcsin', 'arcsinh', 'maximum', 'minimum', 'where',
            'clip', 'greater', 'greater_equal', 'less', 'less_equal',
-           'stop_gradient'}
+           'equal', 'not_equal', 'stop_gradient', 'astype', 'softplus',
+           'one_hot', 'check_values'}
 ALONG_AXES = {'sum', 'mean', 'max', 'min', 'logsumexp', 'softmax',
               'log_softmax', 'expand_dims', 'squeeze'}
 

@@ -48,7 +48,8 @@ LITERALS = (int, bool, str, type(None))
 # gradient still to be broadcast to the node's shape gives the same numbers.
 ELEMENTWISE = frozenset({
     'add', 'sub', 'mul', 'div', 'neg', 'exp', 'log', 'log1p', 'expm1', 'sqrt',
-    'tanh', 'sigmoid', 'relu', 'abs', 'sin', 'cos'})
+    'tanh', 'sigmoid', 'relu', 'abs', 'sin', 'cos', 'softplus',
+    'check_values'})
 # Binary rules whose two gradients are equal when both inputs are one node.
 SYMMETRIC = frozenset({'add', 'mul'})
 # Names the generated code defines itself; a rule never takes one of them.

@@ -23,7 +23,9 @@ def pinball(pred, y, quantiles) -> Value:
 
     (an under-prediction costs tau per unit, an over-prediction 1 - tau, so
     the minimiser is the tau-quantile of y). pred (N, Q), y (N,) or (N, 1),
-    quantiles Q numbers in (0, 1), one per column of pred.
+    quantiles Q numbers in (0, 1), one per column of pred. At an exact fit
+    (r = 0, a kink) the gradient with respect to pred is (1/2 - tau) / (N Q),
+    the two sides' slopes shared equally, as at any tie.
     """
     pred = _as_input(pred)
     taus = _quantiles(quantiles)
@@ -39,11 +41,14 @@ def pinball(pred, y, quantiles) -> Value:
     if y.ndim == 1:
         y = ops.expand_dims(y, -1)                    # (N,) -> (N, 1)
     tau = constant(pred.bk.asarray(taus), pred)                  # (Q,)
-    d = pred - y                                                 # (N, Q)
-    # With d = -r: tau relu(r) + (1 - tau) relu(-r) = relu(d) - tau d, as
-    # r = relu(r) - relu(-r). Fewer passes over (N, Q) each way, and the
-    # gradient of the tau d term stays of shape (Q,) in compiled code.
-    return (ops.relu(d) - tau * d).mean()
+    h = (pred - y) * 0.5                                         # (N, Q)
+    # With h = -r / 2 the loss is max((1 - tau) 2h, -tau 2h) = |h| +
+    # (1 - 2 tau) h: one pass over (N, Q) more than relu(2h) - tau 2h, and
+    # at an exact fit (h = 0, where the two pieces tie) the gradient is that
+    # of a tie, shared equally: 1/2 - tau, the middle of the subgradients
+    # [-tau, 1 - tau] (0 for the median, as abs at 0), where the relu form
+    # gives -tau.
+    return (ops.abs(h) + (1 - 2 * tau) * h).mean()
 
 
 def mse(pred, y) -> Value:
@@ -64,6 +69,8 @@ def hinge(scores, labels) -> Value:
     if not isinstance(labels, Value):
         labels = _check_values(scores.bk, labels, 'hinge: labels must be -1 '
                                'or +1', lambda v: (v == 1) | (v == -1))
+    else:                                 # checked again at every forward
+        labels = ops.check_values(labels, 'be -1 or +1', 'hinge: labels')
     labels = _target(labels, scores, 'hinge: labels', 'scores')
     return ops.relu(1 - labels * scores).mean()
 
@@ -71,19 +78,19 @@ def hinge(scores, labels) -> Value:
 def binary_cross_entropy_with_logits(logits, targets) -> Value:
     """Mean binary cross entropy of sigmoid(x) against targets t in [0, 1]:
 
-        -t log(sigmoid(x)) - (1 - t) log(1 - sigmoid(x))
-            = relu(x) - x t + log1p(exp(-|x|))
+        -t log(sigmoid(x)) - (1 - t) log(1 - sigmoid(x)) = softplus(x) - x t
 
-    The right-hand side never overflows: exp only sees -|x| <= 0."""
+    softplus never overflows, and its gradient is sigmoid(x) exactly, at
+    x = 0 too: d/dx = sigmoid(x) - t."""
     logits = _as_input(logits)
+    what = 'binary_cross_entropy_with_logits: targets'
     if not isinstance(targets, Value):
-        targets = _check_values(logits.bk, targets, 'binary_cross_entropy_'
-                                'with_logits: targets must lie in [0, 1]',
-                                lambda v: (v >= 0) & (v <= 1))
-    t = _target(targets, logits, 'binary_cross_entropy_with_logits: targets',
-                'logits')
-    return (ops.relu(logits) - logits * t +
-            ops.log1p(ops.exp(-ops.abs(logits)))).mean()
+        targets = _check_values(logits.bk, targets, f'{what} must lie in '
+                                '[0, 1]', lambda v: (v >= 0) & (v <= 1))
+    else:                                 # checked again at every forward
+        targets = ops.check_values(targets, 'lie in [0, 1]', what)
+    t = _target(targets, logits, what, 'logits')
+    return (ops.softplus(logits) - logits * t).mean()
 
 
 def cross_entropy(logits, labels) -> Value:
@@ -92,8 +99,9 @@ def cross_entropy(logits, labels) -> Value:
         mean over rows i of -log_softmax(logits)[i, labels[i]]
 
     logits (N, C); labels (N,), class indices in [0, C). The log-probability
-    at the label is picked with a one-hot mask, labels[i] == c, built in the
-    graph, so labels may be a placeholder."""
+    at the label is picked with a one-hot mask built in the graph (one_hot),
+    so labels may be a placeholder: its labels are checked at every forward,
+    and a NaN label (unfed) gives a NaN loss."""
     logits = _as_input(logits)
     if logits.ndim != 2:
         raise ValueError(f'cross_entropy: logits has shape {logits.shape}, '
@@ -106,12 +114,12 @@ def cross_entropy(logits, labels) -> Value:
         raise ValueError(f'cross_entropy: labels have shape {labels.shape}, '
                          f'expected ({logits.shape[0]},) for logits of shape '
                          f'{logits.shape}')
-    label = ops.expand_dims(labels, -1)                          # (N, 1)
-    c = constant(xp.arange(classes), labels)                     # (C,)
-    zero = constant(0.0, logits)
+    hot = ops.one_hot(labels, classes, 'cross_entropy: labels')  # (N, C)
     logp = ops.log_softmax(logits, axis=-1)                      # (N, C)
-    # logp where label == c (that is, label >= c and label <= c), else 0
-    at_label = ops.where(label >= c, ops.where(label <= c, logp, zero), zero)
+    # A logit of -inf (a class masked out) has logp -inf: raised to the
+    # lowest finite number (no gradient there), so that 0 * logp is 0.
+    lowest = float(xp.finfo(logits.dtype).min)
+    at_label = hot * ops.clip(logp, lowest)      # a NaN row stays NaN
     return (-at_label.sum(axis=-1)).mean()    # the mean last: a row mean
 
 

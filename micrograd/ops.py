@@ -56,9 +56,14 @@ def _keep(xp, g, shape, axis, keepdims):
                                for i, n in enumerate(shape)))
 
 
-def _nan_where_undefined(xp, grad, out):
-    """Where the function is undefined (out is NaN) so is its derivative."""
-    return xp.where(xp.isnan(out), out, grad)
+def _exact(xp, g, grad, out=None):
+    """A rule's gradient `grad` (g times the derivative), exact where the
+    derivative is infinite or undefined: 0 where g is 0 (a branch `where`
+    did not pick sends back 0, not 0 * inf = NaN); given `out`, NaN where
+    the function is undefined (out is NaN) and g is not 0."""
+    if out is not None:
+        grad = xp.where(xp.isnan(out), out, grad)
+    return xp.where(g == 0, 0.0, grad)
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -115,12 +120,14 @@ def mul(x, y) -> Value:
 
 
 # div: z = x / y;  dz/dx = 1 / y, dz/dy = -x / y**2 = -z / y
+# (infinite at y = 0: 0 there where g is 0, see _exact)
 def div_forward(xp, x, y):
     return x / y
 
 
 def div_backward(xp, g, out, x, y, need):
-    return (g / y if need[0] else None), (-g * out / y if need[1] else None)
+    return (_exact(xp, g, g / y) if need[0] else None,
+            _exact(xp, g, -g * out / y) if need[1] else None)
 
 
 DIV = Op('div', div_forward, div_backward)
@@ -138,8 +145,10 @@ def pow_forward(xp, x, y):
 
 def pow_backward(xp, g, out, x, y, need):
     # y = 0 and z = 0 are exact zeros (not 0 * inf) at x = 0
-    gx = g * xp.where(y == 0, 0.0, y * x ** (y - 1)) if need[0] else None
-    gy = g * xp.where(out == 0, 0.0, out * xp.log(x)) if need[1] else None
+    gx = _exact(xp, g, g * xp.where(y == 0, 0.0, y * x ** xp.where(
+        y == 0, 1.0, y - 1))) if need[0] else None
+    gy = _exact(xp, g, g * xp.where(out == 0, 0.0, out * xp.log(x))) \
+        if need[1] else None
     return gx, gy
 
 
@@ -193,7 +202,7 @@ def log_forward(xp, x):
 
 
 def log_backward(xp, g, out, x):
-    return _nan_where_undefined(xp, g / x, out)
+    return _exact(xp, g, g / x, out)
 
 
 LOG = Op('log', log_forward, log_backward)
@@ -210,7 +219,7 @@ def log1p_forward(xp, x):
 
 
 def log1p_backward(xp, g, out, x):
-    return _nan_where_undefined(xp, g / (1 + x), out)
+    return _exact(xp, g, g / (1 + x), out)
 
 
 LOG1P = Op('log1p', log1p_forward, log1p_backward)
@@ -238,13 +247,13 @@ def expm1(x) -> Value:
     return apply(EXPM1, x)
 
 
-# sqrt: z = x ** 0.5;  dz/dx = 1 / (2 z)
+# sqrt: z = x ** 0.5;  dz/dx = 1 / (2 z)  (inf at x = 0, NaN where x < 0)
 def sqrt_forward(xp, x):
     return xp.sqrt(x)
 
 
 def sqrt_backward(xp, g, out, x):
-    return g / (2 * out)
+    return _exact(xp, g, g / (2 * out))
 
 
 SQRT = Op('sqrt', sqrt_forward, sqrt_backward)
@@ -290,13 +299,33 @@ def sigmoid(x) -> Value:
     return apply(SIGMOID, x)
 
 
-# relu: z = max(x, 0);  dz/dx = 1 where x > 0, else 0 (0 at the kink x = 0)
+# softplus: z = log(1 + e**x) = max(x, 0) + log(1 + e**-|x|);
+# dz/dx = sigmoid x  (smooth everywhere: the max and |x| of the stable form
+# stay in the forward rule, their kinks never reach the gradient)
+def softplus_forward(xp, x):
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def softplus_backward(xp, g, out, x):
+    return g * sigmoid_forward(xp, x)
+
+
+SOFTPLUS = Op('softplus', softplus_forward, softplus_backward)
+
+
+def softplus(x) -> Value:
+    """log(1 + e ** x), stable for large |x|; gradient sigmoid(x)."""
+    return apply(SOFTPLUS, x)
+
+
+# relu: z = max(x, 0);  dz/dx = 1 where x > 0, else 0 (0 at the kink x = 0;
+# NaN where x is NaN: sign(z) is all three)
 def relu_forward(xp, x):
     return xp.maximum(x, 0.0)
 
 
 def relu_backward(xp, g, out, x):
-    return xp.select(out > 0, g)
+    return g * xp.sign(out)
 
 
 RELU = Op('relu', relu_forward, relu_backward)
@@ -364,7 +393,7 @@ def arctanh_forward(xp, x):
 
 
 def arctanh_backward(xp, g, out, x):
-    return _nan_where_undefined(xp, g / (1 - x * x), out)
+    return _exact(xp, g, g / (1 - x * x), out)
 
 
 ARCTANH = Op('arctanh', arctanh_forward, arctanh_backward)
@@ -381,7 +410,7 @@ def arcsin_forward(xp, x):
 
 
 def arcsin_backward(xp, g, out, x):
-    return g / xp.sqrt(1 - x * x)
+    return _exact(xp, g, g / xp.sqrt(1 - x * x))
 
 
 ARCSIN = Op('arcsin', arcsin_forward, arcsin_backward)
@@ -415,9 +444,10 @@ def maximum_forward(xp, x, y):
 
 
 def maximum_backward(xp, g, out, x, y, need):
-    tie = xp.where(x == y, g / 2, 0.0)
-    return (xp.where(x > y, g, tie) if need[0] else None,
-            xp.where(y > x, g, tie) if need[1] else None)
+    # each gets g unless the other wins; a NaN (no order) gives both g
+    share = xp.where(x == y, g / 2, g)
+    return (xp.where(y > x, 0.0, share) if need[0] else None,
+            xp.where(x > y, 0.0, share) if need[1] else None)
 
 
 MAXIMUM = Op('maximum', maximum_forward, maximum_backward)
@@ -434,9 +464,10 @@ def minimum_forward(xp, x, y):
 
 
 def minimum_backward(xp, g, out, x, y, need):
-    tie = xp.where(x == y, g / 2, 0.0)
-    return (xp.where(x < y, g, tie) if need[0] else None,
-            xp.where(y < x, g, tie) if need[1] else None)
+    # each gets g unless the other wins; a NaN (no order) gives both g
+    share = xp.where(x == y, g / 2, g)
+    return (xp.where(y < x, 0.0, share) if need[0] else None,
+            xp.where(x < y, 0.0, share) if need[1] else None)
 
 
 MINIMUM = Op('minimum', minimum_forward, minimum_backward)
@@ -469,12 +500,13 @@ def where(cond, x, y) -> Value:
 
 
 # clip: z = min(max(x, lo), hi);  dz/dx = 1 where lo <= x <= hi, else 0
+# (NaN where x is NaN)
 def clip_forward(xp, x, lo, hi):
     return xp.clip(x, min=lo, max=hi)
 
 
 def clip_backward(xp, g, out, x, lo, hi):
-    return xp.select(out == x, g)
+    return xp.where(out == x, g, 0 * out)      # 0 * NaN: NaN where x is
 
 
 CLIP = Op('clip', clip_forward, clip_backward)
@@ -589,6 +621,86 @@ def astype(x, dtype) -> Value:
     return apply(ASTYPE, x, dtype=dtype)
 
 
+# one_hot: z[..., c] = 1 where label == c, else 0, for labels of shape
+# (..., 1) that are whole numbers in [0, classes); a NaN label (an unfed
+# placeholder) gives a row of NaN. Labels are checked at every forward: a
+# ValueError names `what` and the bad labels (a lazy array, which checking
+# would compute, gets NaN rows instead).
+def one_hot_forward(xp, labels, classes, what):
+    ok = (labels >= 0) & (labels < classes) & (xp.floor(labels) == labels)
+    _refuse_bad(xp, labels, ok | xp.isnan(labels), f'{what} must be whole '
+                f'numbers in [0, {classes}) for {classes} classes')
+    hot = xp.astype(labels == xp.arange(classes, dtype=labels.dtype),
+                    labels.dtype)
+    return xp.where(ok, hot, xp.nan)
+
+
+ONE_HOT = Op('one_hot', one_hot_forward)
+
+
+def one_hot(labels, classes: int, what: str = 'one_hot: labels') -> Value:
+    """Labels (...) as one-hot rows (..., classes), checked at every forward
+    to be whole numbers in [0, classes) (`what` names them in the error); a
+    NaN label gives a NaN row."""
+    labels = _value(labels)
+    if not isinstance(classes, int) or isinstance(classes, bool) or \
+            classes < 1:
+        raise ValueError(f'one_hot: classes must be a positive int, got '
+                         f'{classes!r}')
+    return apply(ONE_HOT, expand_dims(labels, -1), classes=classes,
+                 what=what)
+
+
+# check_values: z = x, once every x is a value `allowed` names (NaN, an
+# unfed placeholder, passes); else a ValueError naming `what` and the bad
+# values (a lazy array gets NaN there instead). Checked at every forward;
+# dz/dx = 1
+def _signs(xp, v):
+    return (v == 1) | (v == -1)
+
+
+def _unit_interval(xp, v):
+    return (v >= 0) & (v <= 1)
+
+
+ALLOWED = {'be -1 or +1': _signs, 'lie in [0, 1]': _unit_interval}
+
+
+def check_values_forward(xp, x, allowed, what):
+    ok = ALLOWED[allowed](xp, x) | xp.isnan(x)
+    _refuse_bad(xp, x, ok, f'{what} must {allowed}')
+    return xp.where(ok, x, xp.nan) if xp.is_lazy else x
+
+
+def check_values_backward(xp, g, out, x, allowed, what):
+    return g
+
+
+CHECK_VALUES = Op('check_values', check_values_forward, check_values_backward)
+
+
+def check_values(x, allowed: str, what: str) -> Value:
+    """x, checked at every forward to hold values `allowed` admits (a key of
+    ALLOWED); `what` names x in the error."""
+    if allowed not in ALLOWED:
+        raise ValueError(f'check_values: allowed must be one of '
+                         f'{sorted(ALLOWED)}, got {allowed!r}')
+    return apply(CHECK_VALUES, x, allowed=allowed, what=what)
+
+
+def _refuse_bad(xp, x, ok, message: str) -> None:
+    """A ValueError, `message` and the values of x (up to 5) where the mask
+    `ok` is False; nothing when all pass or x is lazy (checking would
+    compute it)."""
+    if xp.is_lazy or bool(xp.all(ok)):
+        return
+    values = xp.sort(xp.unique_values(x[~ok]))
+    shown = ', '.join(f'{float(values[i]):g}'
+                      for i in range(builtins.min(5, values.shape[0])))
+    more = ', ...' if values.shape[0] > 5 else ''
+    raise ValueError(f'{message}, got {shown}{more}')
+
+
 # ---------------------------------------------------------------- reductions
 
 # sum: z = sum_i x_i over `axis`;  dz/dx_i = 1 (g spread back over the axis)
@@ -638,11 +750,14 @@ def max_backward(xp, g, out, x, axis, keepdims):
 
 
 def _extremum_backward(xp, g, out, x, axis, keepdims):
-    """g split equally between the elements equal to the max (or min)."""
-    hit = xp.astype(x == _keep(xp, out, x.shape, axis, keepdims), x.dtype)
-    share = _keep(xp, g, x.shape, axis, keepdims) / xp.sum(
-        hit, axis=axis, keepdims=True)
-    return hit * share
+    """g split equally between the elements equal to the max (or min),
+    counted in float32 at least (float16 counts only to 2048 exactly and
+    overflows at 65520 ties), the shares in g's dtype."""
+    hit = x == _keep(xp, out, x.shape, axis, keepdims)
+    wide = xp.float32 if x.dtype == getattr(xp, 'float16', None) else x.dtype
+    count = xp.sum(xp.astype(hit, wide), axis=axis, keepdims=True)
+    share = xp.astype(_keep(xp, g, x.shape, axis, keepdims) / count, g.dtype)
+    return xp.astype(hit, g.dtype) * share
 
 
 MAX = Op('max', max_forward, max_backward)
@@ -673,17 +788,24 @@ def min(x, axis=None, keepdims=False) -> Value:  # noqa: A001
 
 
 # logsumexp: z = log sum_i e**x_i = m + log sum_i e**(x_i - m), m = max x;
-# dz/dx_i = e**(x_i - z)  (the softmax)
+# dz/dx_i = e**(x_i - z) = e**(x_i - m) / sum_j e**(x_j - m)  (the softmax,
+# from the shifted form: z rounds where m is large, 1e17 + log 2 to 1e17)
 def logsumexp_forward(xp, x, axis, keepdims):
-    m = xp.max(x, axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0.0)      # all -inf: shift by nothing
+    m = _shift(xp, x, axis)
     z = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
     return z if keepdims else xp.squeeze(z, axis=axis)
 
 
 def logsumexp_backward(xp, g, out, x, axis, keepdims):
-    z = _keep(xp, out, x.shape, axis, keepdims)
-    return _keep(xp, g, x.shape, axis, keepdims) * xp.exp(x - z)
+    e = xp.exp(x - _shift(xp, x, axis))
+    return _keep(xp, g, x.shape, axis, keepdims) * (
+        e / xp.sum(e, axis=axis, keepdims=True))
+
+
+def _shift(xp, x, axis):
+    """max x over `axis` (kept), 0 where it is not finite (all -inf)."""
+    m = xp.max(x, axis=axis, keepdims=True)
+    return xp.where(xp.isfinite(m), m, 0.0)
 
 
 LOGSUMEXP = Op('logsumexp', logsumexp_forward, logsumexp_backward)
@@ -1045,7 +1167,8 @@ def split(x, indices_or_sections, axis=0) -> list[Value]:
 
 # Methods of Value, where NumPy (or the original micrograd) has them.
 for _name in ('exp', 'log', 'log1p', 'expm1', 'sqrt', 'tanh', 'sigmoid',
-              'relu', 'abs', 'sin', 'cos', 'arctanh', 'arcsin', 'arcsinh',
+              'softplus', 'relu', 'abs', 'sin', 'cos', 'arctanh', 'arcsin',
+              'arcsinh',
               'clip', 'sum', 'mean', 'max', 'min', 'logsumexp', 'softmax',
               'log_softmax', 'squeeze', 'expand_dims', 'split', 'astype'):
     setattr(Value, _name, globals()[_name])

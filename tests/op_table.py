@@ -13,8 +13,11 @@ A row says
   `shapes` and the settings (axis, index, n, ...), and `examples`: fixed specs
   that every run checks (0-d, size-1, broadcasting, duplicates, ...);
 - `sample(rng, shapes)`: how the input arrays are drawn, inside the op's
-  domain and away from kinks and ties (log positive, arcsin in (-0.9, 0.9),
-  relu away from 0, max without ties, ...);
+  domain (log positive, arcsin in (-0.9, 0.9), ...). Where the op is smooth
+  at 0 and at ties, `with_specials` mixes in exact zeros (0.0, -0.0) and
+  repeated elements, so rules are checked there too; where 0 or a tie is a
+  kink (relu, abs, max, maximum, clip at its bounds) the row keeps away from
+  it, and `KINKS` below checks the documented rule there instead;
 - `make(rng, **spec)`: the Case (arrays + params) a spec stands for;
 - `covers`: the names of the OPS it exercises (checked against its graph),
   `public`: the public functions it calls, `uses`: the Value methods;
@@ -126,18 +129,41 @@ def distinct(rng, shapes):
 def positive_then_any(rng, shapes):
     """A positive base and any exponent (x ** y with a Value exponent)."""
     return (uniform(0.5, 2.0)(rng, shapes[:1]) +
-            uniform(-2.0, 2.0)(rng, shapes[1:]))
+            with_specials(uniform(-2.0, 2.0))(rng, shapes[1:]))
 
 
 def any_then_nonzero(rng, shapes):
-    """A numerator and a denominator away from 0."""
-    return (uniform(-2.0, 2.0)(rng, shapes[:1]) +
+    """A numerator (exact zeros too) and a denominator away from 0."""
+    return (with_specials(uniform(-2.0, 2.0))(rng, shapes[:1]) +
             away_from((0.0,), 0.5)(rng, shapes[1:]))
 
 
-ANY = uniform(-2.0, 2.0)
+def with_specials(sample, share=0.3):
+    """`sample`, with about `share` of each array's elements replaced by
+    exact zeros (0.0 and -0.0) and by copies of other elements of the same
+    array (ties, equal elements): for ops that are smooth there, whose rules
+    must not fall into a kink or a 0 * inf there."""
+    def special(rng, shapes):
+        out = []
+        for a in sample(rng, shapes):
+            a = np.array(a, dtype=np.float64)
+            flat = a.reshape(-1)                          # a view of a
+            if flat.size:
+                pick = rng.random(flat.size) < share
+                kind = rng.integers(0, 3, flat.size)
+                copies = flat[rng.integers(0, flat.size, flat.size)]
+                flat[pick & (kind == 0)] = 0.0
+                flat[pick & (kind == 1)] = -0.0
+                flat[pick & (kind == 2)] = copies[pick & (kind == 2)]
+            out.append(a)
+        return out
+    special.__name__ = f'with_specials({sample.__name__})'
+    return special
+
+
+ANY = with_specials(uniform(-2.0, 2.0))
 POSITIVE = uniform(0.2, 3.0)
-OPEN_UNIT = uniform(-0.9, 0.9)
+OPEN_UNIT = with_specials(uniform(-0.9, 0.9))
 NONZERO = away_from((0.0,), 0.1)
 
 
@@ -622,9 +648,11 @@ def pow_number_specs(draw):
 
 
 def _pow_number_make(rng, shapes, p):
-    """An integer power takes any x away from 0; others a positive x."""
+    """A power 0, 1, 2, 3 takes any x, exact zeros too; a negative integer
+    power any x away from 0; others a positive x."""
     integral = float(p).is_integer()
-    sample = away_from((0.0,), 0.2) if integral else uniform(0.3, 2.0)
+    sample = (ANY if integral and p >= 0 else away_from((0.0,), 0.2)
+              if integral else uniform(0.3, 2.0))
     return Case(tuple(sample(rng, shapes)), {'p': p})
 
 
@@ -727,13 +755,24 @@ UNARY = (  # name, domain, torch name
     ('exp', ANY, 'exp'), ('log', POSITIVE, 'log'),
     ('log1p', uniform(-0.8, 3.0), 'log1p'), ('expm1', ANY, 'expm1'),
     ('sqrt', POSITIVE, 'sqrt'), ('tanh', ANY, 'tanh'),
-    ('sigmoid', uniform(-4.0, 4.0), 'sigmoid'), ('relu', NONZERO, 'relu'),
-    ('abs', NONZERO, 'abs'), ('sin', uniform(-3.0, 3.0), 'sin'),
-    ('cos', uniform(-3.0, 3.0), 'cos'), ('arctanh', OPEN_UNIT, 'atanh'),
-    ('arcsin', OPEN_UNIT, 'asin'), ('arcsinh', uniform(-3.0, 3.0), 'asinh'))
+    ('sigmoid', with_specials(uniform(-4.0, 4.0)), 'sigmoid'),
+    ('softplus', with_specials(uniform(-4.0, 4.0)), 'nn.functional.softplus'),
+    ('relu', NONZERO, 'relu'), ('abs', NONZERO, 'abs'),
+    ('sin', with_specials(uniform(-3.0, 3.0)), 'sin'),
+    ('cos', with_specials(uniform(-3.0, 3.0)), 'cos'),
+    ('arctanh', OPEN_UNIT, 'atanh'), ('arcsin', OPEN_UNIT, 'asin'),
+    ('arcsinh', with_specials(uniform(-3.0, 3.0)), 'asinh'))
+
+
+def torch_function(T, dotted):
+    """T's function at a dotted name ('nn.functional.softplus')."""
+    for part in dotted.split('.'):
+        T = getattr(T, part)
+    return T
+
 
 for name, sample, tname in UNARY:
-    tfn = (lambda T, x, _t=tname: getattr(T, _t)(x))
+    tfn = (lambda T, x, _t=tname: torch_function(T, _t)(x))
     add_row(f'{name}(x)', getattr(mg, name), [name], sample=sample,
             specs=broadcastable(1), examples=UNARY_EXAMPLES, torch=tfn)
     add_row(f'x.{name}()', operator.methodcaller(name), [name], sample=sample,
@@ -818,6 +857,40 @@ add_row('x.clip(lo, hi)', _clip_method, ['clip'], specs=clip_specs(),
         torch=lambda T, x, lo, hi: T.clamp(x, lo, hi), uses=['clip'])
 
 
+def _checked_probabilities(x):
+    return mg_ops.check_values(mg.sigmoid(x), 'lie in [0, 1]', 'x')
+
+
+add_row('check_values(sigmoid(x))', _checked_probabilities,
+        ['check_values', 'sigmoid'], specs=broadcastable(1),
+        examples=UNARY_EXAMPLES, torch=lambda T, x: T.sigmoid(x), public=[])
+
+
+def _times_one_hot(x, labels):
+    """Labels as a Value of x's dtype (a placeholder's, in a model)."""
+    labels = mg.Value(labels, dtype=x.dtype, requires_grad=False)
+    return x * mg.one_hot(labels, x.shape[-1])
+
+
+def _one_hot_make(rng, shapes):
+    (x,) = ANY(rng, shapes)
+    labels = rng.integers(0, shapes[0][-1], shapes[0][:-1])
+    return Case((x,), {'labels': np.asarray(labels, dtype=np.intp)})
+
+
+def _torch_times_one_hot(T, x, labels):
+    hot = T.nn.functional.one_hot(labels.long(), x.shape[-1])
+    return x * hot.to(x.dtype)
+
+
+add_row('x * one_hot(labels, classes)', _times_one_hot, ['mul', 'one_hot'],
+        specs=hnp.array_shapes(min_dims=1, max_dims=3, min_side=1,
+                               max_side=4).map(lambda s: {'shapes': (s,)}),
+        examples=(shapes_spec((3, 4)), shapes_spec((2,)),
+                  shapes_spec((2, 1, 3)), shapes_spec((1, 1))),
+        make=_one_hot_make, torch=_torch_times_one_hot, public=[])
+
+
 # ---- reductions
 
 def torch_reduce(reducer):
@@ -872,10 +945,10 @@ def _axis_method(name):
 for name, tfn in (('softmax', torch_softmax),
                   ('log_softmax', torch_log_softmax)):
     add_row(f'{name}(x, axis)', getattr(mg, name), [name],
-            sample=uniform(-3.0, 3.0), specs=softmax_specs(),
+            sample=with_specials(uniform(-3.0, 3.0)), specs=softmax_specs(),
             examples=SOFTMAX_EXAMPLES, torch=tfn)
     add_row(f'x.{name}(axis)', _axis_method(name), [name],
-            sample=uniform(-3.0, 3.0), specs=softmax_specs(),
+            sample=with_specials(uniform(-3.0, 3.0)), specs=softmax_specs(),
             examples=SOFTMAX_EXAMPLES, torch=tfn, uses=[name])
 
 
@@ -1062,11 +1135,109 @@ add_row('x[boolean mask]', _subscript, ['getitem'], specs=mask_index_specs(),
         strict=GENERIC_INDEX_STRICT.format('boolean masks'))
 
 
+# ------------------------------------------------------- kinks and ties
+
+@dataclass(frozen=True)
+class Kink:
+    """An op drawn at its kinks and ties, where central differences do not
+    apply: `rule(arrays, params, u)` gives the gradients the README documents
+    (relu and abs: 0 at 0; ties share equally; clip passes at its bounds)."""
+    row: Row
+    rule: Callable
+
+    def __repr__(self):
+        return f'Kink({self.row.name!r})'
+
+
+def ties(rng, shapes):
+    """Elements from a few values, -0.0 and 0.0 among them: ties and exact
+    zeros everywhere, within and across the arrays."""
+    return [rng.choice([-1.0, -0.0, 0.0, 0.5, 1.0], size=s) for s in shapes]
+
+
+def sum_to(g, shape):
+    """g summed over the axes broadcasting added or stretched to `shape`."""
+    lead = g.ndim - len(shape)
+    g = g.sum(axis=tuple(range(lead)))
+    return g.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1),
+                 keepdims=True).reshape(shape)
+
+
+def _tie_split(wins):
+    def rule(arrays, params, u):
+        x, y = arrays
+        bx, by = np.broadcast_arrays(x, y)
+        tie = bx == by
+        return [sum_to(np.where(tie, u / 2, np.where(wins(bx, by), u, 0.0)),
+                       x.shape),
+                sum_to(np.where(tie, u / 2, np.where(wins(by, bx), u, 0.0)),
+                       y.shape)]
+    return rule
+
+
+def _tie_share(pick):
+    def rule(arrays, params, u):
+        (x,), axis = arrays, params['axis']
+        axes = tuple(range(x.ndim)) if axis is None else tuple(
+            a % x.ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+        hit = x == pick(x, axis=axes, keepdims=True)
+        g = u if params['keepdims'] else np.expand_dims(u, axes)
+        return [hit * g / hit.sum(axis=axes, keepdims=True)]
+    return rule
+
+
+def _clip_at_bounds_make(rng, shapes, lo, hi):
+    """x with about half of its elements exactly at a bound."""
+    (x,) = uniform(-2.0, 2.0)(rng, shapes)
+    bounds = [b for b in (lo, hi) if b is not None]
+    at = rng.random(x.shape) < 0.5
+    x = np.where(at, rng.choice(bounds, size=x.shape), x)
+    return Case((np.asarray(x, dtype=np.float64),), {'lo': lo, 'hi': hi})
+
+
+def _clip_rule(arrays, params, u):
+    (x,), lo, hi = arrays, params['lo'], params['hi']
+    inside = (x >= (-np.inf if lo is None else lo)) & (
+        x <= (np.inf if hi is None else hi))
+    return [u * inside]
+
+
+def kink_row(name, fn, covers, torch, sample=ties, specs=None,
+             examples=UNARY_EXAMPLES, make=None):
+    return Row(name=name, fn=fn, covers=tuple(covers), sample=sample,
+               specs=broadcastable(1) if specs is None else specs,
+               examples=tuple(examples),
+               make=make or default_make(sample), torch=torch)
+
+
+KINKS = [
+    Kink(kink_row('relu(x) at 0', mg.relu, ['relu'], lambda T, x: T.relu(x)),
+         lambda arrays, params, u: [u * (arrays[0] > 0)]),
+    Kink(kink_row('abs(x) at 0', mg.abs, ['abs'], lambda T, x: T.abs(x)),
+         lambda arrays, params, u: [u * np.sign(arrays[0])]),
+    Kink(kink_row('maximum(x, y) at ties', mg.maximum, ['maximum'],
+                  lambda T, x, y: T.maximum(x, y), specs=broadcastable(2),
+                  examples=BINARY_EXAMPLES), _tie_split(np.greater)),
+    Kink(kink_row('minimum(x, y) at ties', mg.minimum, ['minimum'],
+                  lambda T, x, y: T.minimum(x, y), specs=broadcastable(2),
+                  examples=BINARY_EXAMPLES), _tie_split(np.less)),
+    Kink(kink_row('max(x, axis) at ties', mg.max, ['max'],
+                  torch_reduce('amax'), specs=reduction_specs(),
+                  examples=REDUCTION_EXAMPLES), _tie_share(np.max)),
+    Kink(kink_row('min(x, axis) at ties', mg.min, ['min'],
+                  torch_reduce('amin'), specs=reduction_specs(),
+                  examples=REDUCTION_EXAMPLES), _tie_share(np.min)),
+    Kink(kink_row('clip(x, lo, hi) at its bounds', mg.clip, ['clip'],
+                  lambda T, x, lo, hi: T.clamp(x, lo, hi), specs=clip_specs(),
+                  examples=CLIP_EXAMPLES, make=_clip_at_bounds_make),
+         _clip_rule),
+]
+
+
 # ---------------------------------------------------------------- what must be covered
 
 NOT_DIFFERENTIABLE = {'greater', 'greater_equal', 'less', 'less_equal',
-                      'equal', 'not_equal', 'stop_gradient'}
-
+                      'equal', 'not_equal', 'stop_gradient', 'one_hot'}
 
 def public_differentiable_functions() -> dict:
     """name -> function, for every public function of micrograd (aliases

@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose
 
 import micrograd as mg
 from micrograd.gradcheck import GradcheckError
-from op_table import (ROWS, differentiable_value_methods,
+from op_table import (ANY, KINKS, ROWS, differentiable_value_methods,
                       public_differentiable_functions)
 
 ROW_PARAMS = [pytest.param(row, id=row.name) for row in ROWS]
@@ -238,3 +238,117 @@ def test_split_pieces_cover_the_input():
                    pieces[2].sum() * weights[2])
     total.backward()
     assert_allclose(v.grad, np.broadcast_to([1.0, 2.0, 2.0, 3.0], (3, 4)))
+
+
+# ------------------------------------------------ drawn kinks and ties
+
+KINK_PARAMS = [pytest.param(kink, id=kink.row.name) for kink in KINKS]
+KINK_EXAMPLES = [pytest.param(kink, case, id=f'{kink.row.name}-{i}')
+                 for kink in KINKS
+                 for i, case in enumerate(kink.row.example_cases())]
+
+
+def check_rule(kink, case):
+    """The gradients at kinks and ties are the README's rules."""
+    leaves = [mg.Value(a) for a in case.arrays]
+    out = kink.row.fn(*leaves, **case.params)
+    u = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(u)
+    for leaf, want in zip(leaves, kink.rule(case.arrays, case.params, u)):
+        assert_allclose(leaf.grad, want, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize('kink', KINK_PARAMS)
+@given(data=st.data())
+def test_documented_rule_at_drawn_kinks_and_ties(kink, data):
+    check_rule(kink, data.draw(kink.row.cases(), label='case'))
+
+
+@pytest.mark.parametrize('kink, case', KINK_EXAMPLES)
+def test_documented_rule_at_kinks_and_ties_examples(kink, case):
+    check_rule(kink, case)
+
+
+def test_specials_are_drawn():
+    """The op table's samplers do hit exact zeros, -0.0 and repeated
+    elements (ties) where the op is smooth."""
+    rng = np.random.default_rng(0)
+    (a,) = ANY(rng, [(200,)])
+    assert (a == 0).sum() > 10 and np.signbit(a[a == 0]).any()
+    assert len(np.unique(a)) < 190
+
+
+# ---------------------------------------------------------------- 0 * inf
+
+SINGULAR = {  # f, x: some x where f's derivative is infinite or undefined
+    'sqrt': (mg.sqrt, [-1.0, 0.0, -0.0, 4.0]),
+    'log': (mg.log, [-1.0, 0.0, -0.0, 4.0]),
+    'log1p': (mg.log1p, [-2.0, -1.0, 3.0]),
+    'x ** 0.5': (lambda v: v ** 0.5, [-1.0, 0.0, 4.0]),
+    'x ** -1': (lambda v: v ** -1.0, [0.0, -0.0, 4.0]),
+    'number / x': (lambda v: 1.0 / v, [0.0, -0.0, 4.0]),
+    '0 ** x': (lambda v: mg.pow(0.0, v), [-1.0, 2.0]),
+    'arctanh': (mg.arctanh, [-1.0, 1.0, 2.0, 0.5]),
+    'arcsin': (mg.arcsin, [-1.0, 1.0, 2.0, 0.5]),
+}
+
+
+@pytest.mark.parametrize('name', list(SINGULAR))
+def test_a_branch_where_does_not_pick_sends_back_zero(name):
+    """where(ok, f(x), 0) where f's derivative is inf or NaN outside `ok`:
+    the gradient there is 0 (not 0 * inf = NaN), the exact gradient of the
+    function where computes; elsewhere f's own."""
+    f, x = SINGULAR[name]
+    x = np.array(x)
+    with np.errstate(all='ignore'):
+        ok = np.isfinite(f(mg.Value(x)).data) & (x > -0.99) & (x < 0.99) \
+            if name in ('arctanh', 'arcsin') else (x > 0.5) | (x == 2.0)
+        v = mg.Value(x)
+        mg.where(ok, f(v), 0.0).backward(np.full(x.shape, 1.0))
+        w = mg.Value(x)
+        f(w).backward(np.full(x.shape, 1.0))
+    np.testing.assert_array_equal(v.grad, np.where(ok, w.grad, 0.0))
+    assert np.isfinite(v.grad).all()
+
+
+def test_infinite_and_undefined_derivatives_stay_where_they_are_used():
+    with np.errstate(all='ignore'):
+        for f, x, want in ((mg.sqrt, 0.0, np.inf), (mg.log, -1.0, np.nan),
+                           (mg.log, 0.0, np.inf), (mg.arcsin, 2.0, np.nan)):
+            v = mg.Value(np.array([x]))
+            f(v).backward()
+            np.testing.assert_array_equal(v.grad, [want])
+        v = mg.Value(np.array([0.0]))
+        (mg.sqrt(v) * 0.0).backward()         # a zero weight: 0, not 0 * inf
+        np.testing.assert_array_equal(v.grad, [0.0])
+
+
+@pytest.mark.parametrize('binary', [mg.maximum, mg.minimum])
+def test_maximum_minimum_with_nan_pass_the_gradient(binary):
+    """A NaN has no order: each input gets g (as in PyTorch), so the NaN
+    shows in the gradients instead of a silent 0."""
+    x, y = np.array([1.0, np.nan, np.nan]), np.array([np.nan, 2.0, np.nan])
+    vx, vy = mg.Value(x), mg.Value(y)
+    binary(vx, vy).backward(np.array([0.5, 2.0, 3.0]))
+    np.testing.assert_array_equal(vx.grad, [0.5, 2.0, 3.0])
+    np.testing.assert_array_equal(vy.grad, [0.5, 2.0, 3.0])
+
+
+def test_nan_input_gives_nan_gradient_through_relu_abs_and_clip():
+    """NaN in, NaN out, NaN gradient: never a silent 0."""
+    x = np.array([np.nan, -1.0, 0.0, 2.0])
+    for f, want in ((mg.relu, [np.nan, 0, 0, 1]), (mg.abs, [np.nan, -1, 0, 1]),
+                    (lambda v: mg.clip(v, -0.5, 1.0), [np.nan, 0, 1, 0])):
+        v = mg.Value(x)
+        f(v).backward(np.ones(4))
+        np.testing.assert_array_equal(v.grad, want)
+
+
+def test_many_float16_ties_share_the_gradient():
+    """70,000 tied maxima in float16 (a count float16 cannot hold): each
+    gets 1/70,000 of the gradient, in float16."""
+    v = mg.Value(np.zeros(70_000), dtype='float16')
+    mg.max(v).backward()
+    assert v.grad.dtype == np.float16
+    np.testing.assert_allclose(v.grad.astype(float), 1 / 70_000,
+                               rtol=5e-3)     # float16 subnormals

@@ -278,3 +278,232 @@ def test_against_torch():
                                    err_msg=name)
         np.testing.assert_allclose(v.grad, t.grad.numpy(), rtol=1e-10,
                                    atol=1e-15, err_msg=name)
+
+
+# ---- smooth losses have their exact gradient everywhere ---------------------
+
+def test_binary_cross_entropy_at_logit_zero_has_gradient_sigmoid_minus_t():
+    """At x = 0 the gradient is (sigmoid(0) - t) / N = (0.5 - t) / N: the
+    conventions of relu and abs at their kinks must not leak into it."""
+    x = Value(np.zeros(4))
+    t = np.array([0.0, 1.0, 0.3, 1.0])
+    binary_cross_entropy_with_logits(x, t).backward()
+    np.testing.assert_allclose(x.grad, (0.5 - t) / 4, rtol=1e-15)
+    mg.gradcheck(lambda z: binary_cross_entropy_with_logits(z, t),
+                 np.array([0.0, -0.0, 0.0, 1.0]))
+
+
+def test_binary_cross_entropy_is_softplus_minus_x_t():
+    x = np.concatenate([SCORES * 10, [0.0, -0.0, 800.0, -800.0]])
+    t = np.concatenate([TARGETS, [0.0, 1.0, 0.5, 0.5]])
+    loss = binary_cross_entropy_with_logits(Value(x), t)
+    assert float(loss.data) == float(np.mean(
+        (mg.softplus(Value(x)) - Value(x) * t).data))
+
+
+def test_zero_initialised_logistic_regression_trains_as_torch_does():
+    torch = pytest.importorskip('torch')
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((40, 3))
+    t = (X @ np.array([1.0, -2.0, 0.5]) > 0).astype(float)
+    w, tw = Value(np.zeros(3)), torch.zeros(3, dtype=torch.float64,
+                                            requires_grad=True)
+    for _ in range(5):
+        loss = binary_cross_entropy_with_logits(mg.matmul(X, w), t)
+        loss.backward()
+        w.data -= 0.5 * w.grad
+        ref = torch.nn.functional.binary_cross_entropy_with_logits(
+            torch.as_tensor(X) @ tw, torch.as_tensor(t))
+        ref.backward()
+        with torch.no_grad():
+            tw -= 0.5 * tw.grad
+            tw.grad.zero_()
+        np.testing.assert_allclose(loss.data, ref.item(), rtol=1e-12)
+        np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-12)
+
+
+def test_softplus_is_stable_and_its_gradient_is_sigmoid():
+    x = np.array([-800.0, -30.0, -0.0, 0.0, 1e-300, 30.0, 800.0])
+    v = Value(x)
+    out = mg.softplus(v)
+    out.backward()
+    np.testing.assert_allclose(out.data, np.logaddexp(0.0, x), rtol=1e-15)
+    with np.errstate(over='ignore'):
+        np.testing.assert_allclose(v.grad, 1 / (1 + np.exp(-x)), rtol=1e-15)
+
+
+def test_cross_entropy_with_equal_logits():
+    """Equal logits (all 0 at initialisation, or all large): gradient
+    (1/C - onehot) / N, exactly."""
+    for value in (0.0, 1e17):
+        logits = Value(np.full((3, 4), value))
+        cross_entropy(logits, [0, 3, 1]).backward()
+        np.testing.assert_allclose(logits.grad,
+                                   (0.25 - np.eye(4)[[0, 3, 1]]) / 3,
+                                   rtol=1e-15)
+    mg.gradcheck(lambda z: cross_entropy(z, [0, 3, 1]), np.zeros((3, 4)))
+
+
+def test_cross_entropy_with_a_minus_inf_logit_elsewhere():
+    """A class masked out with -inf: finite loss, no NaN (0 * -inf)."""
+    logits = Value(np.array([[0.0, -np.inf, 0.0]]))
+    loss = cross_entropy(logits, [0])
+    loss.backward()
+    assert float(loss.data) == pytest.approx(np.log(2))
+    np.testing.assert_allclose(logits.grad, [[-0.5, 0.0, 0.5]])
+
+
+def test_pinball_at_an_exact_fit_shares_the_slopes_equally():
+    """r = 0 is a kink of the loss itself, where its two pieces tie: the
+    gradient is the mean of their slopes, (1/2 - tau) / (N Q), as at any
+    tie (0 for the median, as abs at 0), the same as PyTorch's maximum."""
+    torch = pytest.importorskip('torch')
+    pred = Value(np.zeros((2, 3)))
+    pinball(pred, np.zeros(2), Q).backward()
+    np.testing.assert_allclose(pred.grad, np.tile(0.5 - np.array(Q), (2, 1))
+                               / 6, rtol=1e-15)
+    pred = Value(np.array([[1.0, 0.0, -1.0]]))     # each side and the fit
+    pinball(pred, [0.0], Q).backward()
+    np.testing.assert_allclose(pred.grad, [[(1 - 0.1) / 3, 0.0, -0.9 / 3]],
+                               atol=1e-17)
+    p = torch.zeros((2, 3), dtype=torch.float64, requires_grad=True)
+    r, tau = -p, torch.tensor(Q, dtype=torch.float64)
+    torch.maximum(tau * r, (tau - 1) * r).mean().backward()
+    np.testing.assert_allclose(p.grad.numpy(), np.tile(0.5 - np.array(Q),
+                                                        (2, 1)) / 6)
+
+
+def test_hinge_at_the_margin_and_mse_at_zero():
+    s = Value(np.array([1.0, -1.0, 0.5]))
+    hinge(s, [1.0, -1.0, 1.0]).backward()           # margins 1, 1, 0.5
+    np.testing.assert_allclose(s.grad, [0.0, 0.0, -1 / 3])
+    p = Value(np.array([2.0, 0.0]))
+    mse(p, [2.0, 0.0]).backward()
+    np.testing.assert_array_equal(p.grad, [0.0, 0.0])
+
+
+# ---- large equal inputs: the shifted form in the rules ---------------------
+
+@pytest.mark.parametrize('dtype, big', [('float64', 1e17), ('float32', 1e7),
+                                        ('float64', -1e17)])
+def test_logsumexp_softmax_gradients_for_large_equal_inputs(dtype, big):
+    x = np.array([big, big])
+    v = Value(x, dtype=dtype)
+    mg.logsumexp(v).backward()
+    np.testing.assert_allclose(v.grad, [0.5, 0.5], rtol=1e-6)
+    u = np.array([1.0, 3.0])
+    for f in (mg.softmax, mg.log_softmax):
+        v = Value(x, dtype=dtype)
+        (f(v) * u).sum().backward()
+        want = [-0.5, 0.5] if f is mg.softmax else [-1.0, 1.0]
+        np.testing.assert_allclose(v.grad, want, rtol=1e-6)
+    v = Value(np.array([[big, big]]), dtype=dtype)
+    cross_entropy(v, [1]).backward()
+    np.testing.assert_allclose(v.grad, [[0.5, -0.5]], rtol=1e-6)
+
+
+# ---- labels and targets through placeholders --------------------------------
+
+def _labels(name='k'):
+    return Value(shape=(None,), name=name, requires_grad=False)
+
+
+def _run(loss, plan, **feeds):
+    if plan == 'compile':
+        mg.compile(loss)
+    loss.forward(**feeds)
+    loss.backward()
+    return loss
+
+
+PLANS = ['interpreted', 'compile']
+
+
+UNFED = {
+    'pinball': (lambda p, y: pinball(p, y, Q), PRED),
+    'mse': (mse, SCORES), 'hinge': (hinge, SCORES),
+    'bce': (binary_cross_entropy_with_logits, SCORES),
+    'cross_entropy': (cross_entropy, LOGITS)}
+
+
+@pytest.mark.parametrize('plan', PLANS)
+@pytest.mark.parametrize('name', list(UNFED))
+def test_every_loss_with_unfed_targets_gives_nan_loss_and_gradients(plan,
+                                                                    name):
+    loss_of, a = UNFED[name]
+    pred = Value(a)
+    loss = loss_of(pred, _labels())
+    with pytest.warns(UserWarning, match="'k' was not fed"):
+        _run(loss, plan)
+    assert np.isnan(loss.data)
+    assert np.isnan(pred.grad).all()
+
+
+@pytest.mark.parametrize('plan', PLANS)
+def test_unfed_labels_give_nan_like_every_loss(plan):
+    logits = Value(LOGITS)
+    loss = cross_entropy(logits, _labels())
+    with pytest.warns(UserWarning, match="'k' was not fed"):
+        _run(loss, plan)
+    assert np.isnan(loss.data)
+    assert np.isnan(logits.grad).all()
+
+
+@pytest.mark.parametrize('plan', PLANS)
+@pytest.mark.parametrize('bad, shown', [(LABELS + 10, '10, 11, 12, 13'),
+                                        (np.r_[LABELS[:5], 2.5], '2.5'),
+                                        (LABELS - 1, '-1'),
+                                        (np.r_[LABELS[:5], np.inf], 'inf')])
+def test_bad_placeholder_labels_are_refused_at_every_forward(plan, bad, shown):
+    loss = cross_entropy(Value(LOGITS), _labels())
+    _run(loss, plan, k=LABELS)                       # good labels first
+    with pytest.raises(ValueError, match=r'cross_entropy: labels must be '
+                       r'whole numbers in \[0, 4\) for 4 classes, got ' +
+                       shown):
+        loss.forward(k=bad)
+
+
+def test_labels_computed_in_the_graph_are_checked():
+    labels = _labels()
+    loss = cross_entropy(Value(LOGITS), labels + 10)
+    with pytest.raises(ValueError, match='got 10, 11, 12, 13'):
+        loss.forward(k=LABELS)
+
+
+def test_nan_label_gives_nan_loss():
+    loss = cross_entropy(Value(LOGITS), _labels())
+    loss.forward(k=np.r_[LABELS[:5], np.nan])
+    assert np.isnan(loss.data)
+
+
+@pytest.mark.parametrize('plan', PLANS)
+def test_placeholder_hinge_labels_and_bce_targets_are_checked(plan):
+    s = Value(SCORES)
+    loss = hinge(s, _labels('y'))
+    _run(loss, plan, y=SIGNS)
+    np.testing.assert_allclose(loss.data, np_hinge(SCORES, SIGNS))
+    with pytest.raises(ValueError, match=r'hinge: labels must be -1 or \+1, '
+                       'got 0$'):
+        loss.forward(y=(SIGNS + 1) / 2)
+    loss = binary_cross_entropy_with_logits(s, _labels('t'))
+    _run(loss, plan, t=TARGETS)
+    np.testing.assert_allclose(loss.data, np_bce(SCORES, TARGETS))
+    with pytest.raises(ValueError, match=r'binary_cross_entropy_with_logits: '
+                       r'targets must lie in \[0, 1\], got 1.5, 2$'):
+        loss.forward(t=np.r_[TARGETS[:4], 2.0, 1.5])
+    with pytest.warns(UserWarning):
+        loss.forward()                           # unfed: NaN, no error
+    assert np.isnan(loss.data)
+
+
+def test_one_hot():
+    hot = mg.one_hot(np.array([2.0, 0.0, np.nan]), 3)
+    np.testing.assert_array_equal(hot.data[:2], [[0, 0, 1], [1, 0, 0]])
+    assert np.isnan(hot.data[2]).all()
+    assert not hot.requires_grad
+    with pytest.raises(ValueError, match=r'one_hot: labels must be whole '
+                       r'numbers in \[0, 3\) for 3 classes, got 3$'):
+        mg.one_hot(np.array([3.0]), 3)
+    with pytest.raises(ValueError, match='one_hot: classes must be a '
+                       'positive int, got 0'):
+        mg.one_hot(np.array([0.0]), 0)

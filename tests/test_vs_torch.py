@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 from numpy.testing import assert_allclose
 
 import micrograd as mg
-from op_table import ROWS, to_namespace
+from op_table import KINKS, ROWS, to_namespace
 
 torch = pytest.importorskip('torch')
 
@@ -82,3 +82,14 @@ def test_tied_maximum_minimum_split_like_torch(name):
     getattr(torch, name)(tx, ty).backward(torch.as_tensor(u))
     assert_allclose(vx.grad, tx.grad.numpy())
     assert_allclose(vy.grad, ty.grad.numpy())
+
+
+KINK_PARAMS = [pytest.param(kink, id=kink.row.name) for kink in KINKS]
+
+
+@pytest.mark.parametrize('kink', KINK_PARAMS)
+@given(data=st.data())
+def test_kinks_and_ties_match_torch(kink, data):
+    """At relu's and abs's 0, at ties and at clip's bounds torch follows
+    the rules micrograd documents."""
+    compare(kink.row, data.draw(kink.row.cases(), label='case'))
