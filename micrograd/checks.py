@@ -68,9 +68,8 @@ def check_rule(node, grads, fits) -> None:
     """What a user-defined backward rule returned: one gradient (or None)
     per input, each of a shape that broadcasts to the input's."""
     if not isinstance(grads, (tuple, list)):
-        raise TypeError('the backward rule takes `need`, so it returns one '
-                        f'gradient per input (a tuple), not a '
-                        f'{type(grads).__name__}')
+        raise TypeError('a backward rule returns one gradient per input '
+                        f'(a tuple), not a {type(grads).__name__}')
     if len(grads) != len(node.parents):
         raise ValueError(f'the backward rule returned {len(grads)} '
                          f'gradient(s) for {len(node.parents)} input(s)')

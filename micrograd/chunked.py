@@ -29,37 +29,19 @@ from concurrent.futures import ThreadPoolExecutor
 from .compile import Plan
 from .checks import FeedError, check_feeds as _check_feeds, feed as _feed
 from .engine import Value, prepare
-
-ROWWISE = {'add', 'sub', 'mul', 'div', 'pow', 'neg', 'exp', 'log', 'log1p',
-           'expm1', 'sqrt', 'tanh', 'sigmoid', 'relu', 'abs', 'sin', 'cos',
-           'arctanh', 'arcsin', 'arcsinh', 'maximum', 'minimum', 'where',
-           'clip', 'greater', 'greater_equal', 'less', 'less_equal',
-           'equal', 'not_equal', 'stop_gradient', 'astype', 'softplus',
-           'one_hot', 'check_values'}
-ALONG_AXES = {'sum', 'mean', 'max', 'min', 'logsumexp', 'softmax',
-              'log_softmax', 'expand_dims', 'squeeze'}
-
+from .ops import MEAN, SUM
 
 def _keeps_rows(node: Value, batch: set) -> bool:
-    """Does `node` keep each row of its batch inputs apart, on axis 0?"""
-    name, meta = node.op.name, node.meta
-    rows = [p for p in node.parents if id(p) in batch]
-    others = [p for p in node.parents if id(p) not in batch]
-    if name in ROWWISE:
-        return all(p.ndim == node.ndim for p in rows) and all(
-            p.ndim < node.ndim or p.shape[0] == 1 for p in others)
-    if name == 'matmul':                  # rows of x times a weight matrix
-        x, w = node.parents
-        return id(x) in batch and x.ndim == 2 and id(w) not in batch
-    if name in ALONG_AXES:
-        return 0 not in meta.get('axis', meta.get('axes', ()))
-    if name == 'transpose':
-        return meta['axes'][0] == 0
-    if name == 'reshape':
-        parent = node.parents[0]
-        return meta['shape'][0] == -1 and math.prod(meta['shape'][1:]) == \
-            math.prod(parent.shape[1:])
-    return False
+    """Does `node` keep each row of its batch inputs apart, on axis 0? The
+    op's record says: its kind, or its own `keeps_rows`."""
+    op, rows = node.op, tuple(id(p) in batch for p in node.parents)
+    if op.kind == 'elementwise':        # batch inputs span all the axes
+        return all(p.ndim == node.ndim if r else
+                   p.ndim < node.ndim or p.shape[0] == 1
+                   for p, r in zip(node.parents, rows))
+    if op.kind in ('reduce', 'along_axis'):
+        return 0 not in node.meta['axis']
+    return op.keeps_rows is not None and bool(op.keeps_rows(node, rows))
 
 
 def batch_analysis(root: Value):
@@ -95,12 +77,12 @@ def batch_analysis(root: Value):
         raise ValueError('chunked: the graph has no placeholder with a '
                          "leading None (batch) dimension, e.g. "
                          "Value(shape=(None, 100), name='x')")
-    if (root.op is None or root.op.name not in ('sum', 'mean') or
-            0 not in root.meta['axis'] or id(root.parents[0]) not in batch):
+    if (root.op not in (SUM, MEAN) or 0 not in root.meta['axis'] or
+            id(root.parents[0]) not in batch):
         raise ValueError('chunked: the root must be a sum or mean over the '
                          f"batch axis (axis 0); it is "
                          f"'{root.op.name if root.op else 'a leaf'}'")
-    return names, root.op.name, width
+    return names, 'mean' if root.op is MEAN else 'sum', width
 
 
 def _itemsize(node: Value) -> int:

@@ -44,14 +44,6 @@ from .engine import Value, prepare, sum_axes
 # Settings written into the code as they are; anything else (a NumPy
 # scalar, inf or nan, an array) is bound in the namespace as a constant.
 LITERALS = (int, bool, str, type(None))
-# Rules that use their upstream gradient only elementwise, so that a
-# gradient still to be broadcast to the node's shape gives the same numbers.
-ELEMENTWISE = frozenset({
-    'add', 'sub', 'mul', 'div', 'neg', 'exp', 'log', 'log1p', 'expm1', 'sqrt',
-    'tanh', 'sigmoid', 'relu', 'abs', 'sin', 'cos', 'softplus',
-    'check_values'})
-# Binary rules whose two gradients are equal when both inputs are one node.
-SYMMETRIC = frozenset({'add', 'mul'})
 # Names the generated code defines itself; a rule never takes one of them.
 RESERVED = frozenset({'xp', 'N', 'check_feeds', 'feed', 'forward', 'backward',
                       'step', 'signature', 'step_signature', 'fit', 'feeds',
@@ -203,7 +195,7 @@ class Plan:
             for pos, parent in enumerate(node.parents):
                 if parent.requires_grad:
                     lazy = (parent.op is not None and
-                            parent.op.name in ELEMENTWISE)
+                            parent.op.kind == 'elementwise')
                     edges[i, pos] = (len(edges), lazy)
         return edges
 
@@ -233,15 +225,11 @@ class Plan:
                 continue
             parents = [self.index[id(p)] for p in node.parents]
             args = [values[j] for j in parents]
-            if node.op.takes_need:
-                need, twice = self._need(node, parents)
-                outs = list(node.op.backward(xp, grads[i], values[i], *args,
-                                             need=need, **node.meta))
-                if twice:
-                    outs[1] = outs[0]
-            else:
-                outs = [node.op.backward(xp, grads[i], values[i], *args,
-                                         **node.meta)]
+            need, twice = self._need(node, parents)
+            outs = list(node.op.backward(xp, grads[i], values[i], *args,
+                                         need=need, **node.meta))
+            if twice:
+                outs[1] = outs[0]
             for pos, (t, j) in enumerate(zip(outs, parents)):
                 if (i, pos) in edges:
                     k, lazy = edges[i, pos]
@@ -271,10 +259,10 @@ class Plan:
         topo[last].grad = seed
 
     def _need(self, node, parents):
-        """`need` for a rule that takes it, and whether its two gradients
-        are one (x * x: the rule is asked for one, used twice)."""
+        """`need` for the rule, and whether its two gradients are one
+        (x * x, a symmetric op: the rule is asked for one, used twice)."""
         need = tuple(p.requires_grad for p in node.parents)
-        twice = (node.op.name in SYMMETRIC and need == (True, True)
+        twice = (node.op.symmetric and need == (True, True)
                  and parents[0] == parents[1])
         return ((True, False) if twice else need), twice
 
@@ -362,18 +350,13 @@ class Plan:
                 continue
             parents = [self.index[id(p)] for p in node.parents]
             args = [f'g{i}', data(i)] + [data(j) for j in parents]
-            if node.op.takes_need:
-                need, twice = self._need(node, parents)
-                args.append(f'need={need!r}')
-                outs = [f't{k}' for k in range(len(parents))]
-                lines.append(f'    {", ".join(outs)}, = '
-                             + self._call(node.op.backward, node, args))
-                if twice:
-                    lines.append('    t1 = t0')
-            else:
-                outs = ['t0']
-                lines.append('    t0 = ' + self._call(node.op.backward, node,
-                                                      args))
+            need, twice = self._need(node, parents)
+            args.append(f'need={need!r}')
+            outs = [f't{k}' for k in range(len(parents))]
+            lines.append(f'    {", ".join(outs)}, = '
+                         + self._call(node.op.backward, node, args))
+            if twice:
+                lines.append('    t1 = t0')
             for pos, (t, j) in enumerate(zip(outs, parents)):
                 if (i, pos) not in self.edges:
                     continue

@@ -572,10 +572,16 @@ MASK_INDEX_EXAMPLES = (
 ROWS: list[Row] = []
 
 
+def _in_ops(fn) -> bool:
+    """Is fn defined in the op library (micrograd.ops and its modules)?"""
+    module = getattr(fn, '__module__', '') or ''
+    return module == mg_ops.__name__ or module.startswith(mg_ops.__name__ + '.')
+
+
 def add_row(name, fn, covers, *, sample=ANY, specs=None, examples=(),
             make=None, torch=None, public=None, uses=(), strict=None):
     if public is None:
-        public = (fn,) if getattr(fn, '__module__', '') == mg_ops.__name__ else ()
+        public = (fn,) if _in_ops(fn) else ()
     row = Row(name=name, fn=fn, covers=tuple(covers), sample=sample,
               specs=specs, examples=tuple(examples),
               make=make or default_make(sample), torch=torch,
@@ -1245,7 +1251,7 @@ def public_differentiable_functions() -> dict:
     out = {}
     for name in mg.__all__:
         obj = getattr(mg, name)
-        if (callable(obj) and getattr(obj, '__module__', '') == mg_ops.__name__
+        if (callable(obj) and _in_ops(obj)
                 and obj.__name__ not in NOT_DIFFERENTIABLE
                 and not isinstance(obj, type)):
             out[name] = obj

@@ -127,8 +127,8 @@ def _user_op(name, scale):
     def fwd(xp, x):
         return x * scale
 
-    def bwd(xp, g, out, x):
-        return g * scale
+    def bwd(xp, g, out, x, need):
+        return (g * scale,)
     return mg.Op(name, fwd, bwd)
 
 
@@ -148,19 +148,19 @@ def test_user_rules_with_the_same_name_lambdas_and_reserved_names():
     x = Value(np.array([1.0, 2.0, 3.0]))
     double, triple = _user_op('user_double', 2.0), _user_op('user_triple', 3.0)
     square = mg.Op('user_square', lambda xp, x: x * x,
-                   lambda xp, g, out, x: 2 * g * x)
+                   lambda xp, g, out, x, need: (2 * g * x,))
 
     def forward(xp, x):                  # the plan's own function names
         return x + 1.0
 
-    def backward(xp, g, out, x):
-        return g
+    def backward(xp, g, out, x, need):
+        return (g,)
 
     def n0(xp, x):                       # a generated variable's name
         return x - 1.0
 
-    def fit(xp, g, out, x):
-        return g
+    def fit(xp, g, out, x, need):
+        return (g,)
     shift, unshift = mg.Op('user_shift', forward, backward), mg.Op(
         'user_unshift', n0, fit)
     h = mg.apply(square, mg.apply(double, x) + mg.apply(triple, x))
@@ -190,8 +190,8 @@ def test_literal_settings_keep_their_value_type_and_sign():
         seen.append((c, d, pair, scalars))
         return x * 1.0
 
-    def bwd(xp, g, out, x, c, d, pair, scalars):
-        return g
+    def bwd(xp, g, out, x, c, d, pair, scalars, need):
+        return (g,)
     op = mg.Op('user_settings', fwd, bwd)
     x = Value(np.ones(2))
     loss = mg.apply(op, x, c=-0.0, d=float('nan'),

@@ -321,12 +321,21 @@ def _user_op(backward, name='user_op', two=False):
     return mg.Op(name, fwd, backward)
 
 
-def test_two_input_user_rule_without_need_is_refused_when_applied():
+def test_user_rule_without_need_is_named():
     def bwd(xp, g, out, x, y):
         return g * y, g * x
     op = _user_op(bwd, 'two_no_need', two=True)
-    with pytest.raises(TypeError, match='two_no_need.*need'):
-        mg.apply(op, Value(np.ones(2)), Value(np.ones(2)))
+    out = mg.apply(op, Value(np.ones(2)), Value(np.ones(2)))
+    with pytest.raises(TypeError, match="two_no_need backward.*'need'"):
+        out.backward()
+
+
+def test_user_rule_returning_a_bare_array_is_named():
+    def bwd(xp, g, out, x, need):
+        return g * 2.0
+    out = mg.apply(_user_op(bwd, 'bare'), Value(np.ones(2)))
+    with pytest.raises(TypeError, match='bare backward.*one gradient per input'):
+        out.backward()
 
 
 def test_user_rule_returning_too_few_gradients_names_the_op():
@@ -339,17 +348,17 @@ def test_user_rule_returning_too_few_gradients_names_the_op():
 
 
 def test_user_rule_gradient_of_the_wrong_shape_names_the_op():
-    def bwd(xp, g, out, x):
-        return xp.ones((5,))
+    def bwd(xp, g, out, x, need):
+        return (xp.ones((5,)),)
     out = mg.apply(_user_op(bwd, 'bad_shape'), Value(np.ones((2, 3))))
     with pytest.raises(ValueError, match=r'bad_shape backward.*\(5,\).*\(2, 3\)'):
         out.backward()
 
 
 def test_user_rule_writing_into_g_is_stopped_before_it_corrupts_anything():
-    def bwd(xp, g, out, x):
+    def bwd(xp, g, out, x, need):
         g *= 2.0
-        return g
+        return (g,)
     x = Value(np.ones(3))
     mid = x * 1.0
     out = mg.apply(_user_op(bwd, 'writes_g'), mid) + mid

@@ -93,8 +93,8 @@ def test_row_uses_the_value_methods_it_claims(row, monkeypatch):
 
 def test_gradcheck_can_fail():
     """The checker itself catches a wrong rule (here: d/dx x**2 taken as x)."""
-    def wrong_square_backward(xp, g, out, x):
-        return g * x
+    def wrong_square_backward(xp, g, out, x, need):
+        return (g * x,)
     def square_forward(xp, x):
         return x * x
     wrong = mg.Op('wrong_square_for_test', square_forward,
