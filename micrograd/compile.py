@@ -448,7 +448,14 @@ class Plan:
 
 # Names of values the generated code passes from line to line (n: data,
 # d: data read from the node, g: gradient), string literals skipped.
-NAMES = re.compile(r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|\b([ndg]\d+)\b""")
+NAMES = re.compile(r'\b[ndg]\d+\b')
+QUOTED = re.compile(r"'(?:[^'\\\n]|\\.)*'" r'|"(?:[^"\\\n]|\\.)*"')
+
+
+def _names(text: str) -> set:
+    if "'" in text or '"' in text:
+        text = QUOTED.sub('', text)
+    return set(NAMES.findall(text))
 
 
 def _function(name: str, params: str, groups: list) -> list:
@@ -468,7 +475,7 @@ def _function(name: str, params: str, groups: list) -> list:
             block = []
         block.extend(group)
     blocks.append(block)
-    used = [set(NAMES.findall('\n'.join(block))) - {''} for block in blocks]
+    used = [_names('\n'.join(block)) for block in blocks]
     first, last = {}, {}
     for b, names in enumerate(used):
         for x in names:
