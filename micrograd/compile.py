@@ -33,6 +33,7 @@ size) get their own specialised code, kept for when they come back.
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 import math
 import re
@@ -45,7 +46,7 @@ from .engine import Value, prepare, sum_axes
 # scalar, inf or nan, an array) is bound in the namespace as a constant.
 LITERALS = (int, bool, str, type(None))
 # Lines a generated function holds at most (more: blocks, see _function).
-BLOCK = 2000
+BLOCK = 10_000
 # Rules that use their upstream gradient only elementwise, so that a
 # gradient still to be broadcast to the node's shape gives the same numbers.
 ELEMENTWISE = frozenset({
@@ -400,9 +401,14 @@ class Plan:
                                  f'{lazy})')
                     fitted = None
                 else:
+                    before = len(lines)
                     fitted = self._fit_source(lines, t, *shapes[k], lazy)
                 if j not in state:
-                    lines.append(f'    g{j} = {t}')
+                    if fitted is not None and len(outs) == 1 and \
+                            len(lines) == before:   # t0 as it came: g<j>
+                        lines[-1] = f'    g{j}' + lines[-1][len('    t0'):]
+                    else:
+                        lines.append(f'    g{j} = {t}')
                     state[j], gshape[j] = 'shared', fitted
                 elif (state[j] == 'owned' and fitted is not None and
                       gshape[j] == _broadcast(gshape[j], fitted)):
@@ -486,7 +492,7 @@ def _function(name: str, params: str, groups: list) -> list:
     head = [f'def {name}({params}):', '    live = {}']
     sources = []
     for b, (block, names) in enumerate(zip(blocks, used)):
-        names = sorted(names, key=lambda x: (x[0], int(x[1:])))
+        names = sorted(names)
         head.append(f'    {"return " if b == len(blocks) - 1 else ""}'
                     f'b{b}_{name}({args})')
         sources.append('\n'.join([
@@ -499,6 +505,7 @@ def _function(name: str, params: str, groups: list) -> list:
     return ['\n'.join(head), *sources]
 
 
+@functools.lru_cache(maxsize=1024)
 def fitting(tshape: tuple, shape: tuple, lazy: bool):
     """How a gradient of shape `tshape` is fitted to `shape` (see
     engine.unbroadcast): the axes to sum, the shape after summing them, the
