@@ -29,6 +29,10 @@ that needs a sum gets `xp.sum(t, axis=...)` with the axes spelled out, and a
 gradient that only needs broadcasting is left small where the next rule is
 elementwise (it broadcasts for free there). New leaf shapes (a new batch
 size) get their own specialised code, kept for when they come back.
+
+A long function (more than BLOCK lines) is written as blocks called in
+turn, passing the values live between them in a dict: Python compiles one
+huge function slowly and with a large peak of memory.
 """
 from __future__ import annotations
 
