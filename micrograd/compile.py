@@ -29,10 +29,15 @@ that needs a sum gets `xp.sum(t, axis=...)` with the axes spelled out, and a
 gradient that only needs broadcasting is left small where the next rule is
 elementwise (it broadcasts for free there). New leaf shapes (a new batch
 size) get their own specialised code, kept for when they come back.
+
+A long function (more than BLOCK lines) is written as blocks called in
+turn, passing the values live between them in a dict: Python compiles one
+huge function slowly and with a large peak of memory.
 """
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 import math
 import re
@@ -44,10 +49,12 @@ from .engine import Value, prepare, sum_axes
 # Settings written into the code as they are; anything else (a NumPy
 # scalar, inf or nan, an array) is bound in the namespace as a constant.
 LITERALS = (int, bool, str, type(None))
+# Lines a generated function holds at most (more: blocks, see _function).
+BLOCK = 10_000
 # Names the generated code defines itself; a rule never takes one of them.
 RESERVED = frozenset({'xp', 'N', 'check_feeds', 'feed', 'forward', 'backward',
                       'step', 'signature', 'step_signature', 'fit', 'feeds',
-                      'seed'})
+                      'seed', 'live'})
 
 
 def _literal(value) -> str | None:
@@ -121,20 +128,21 @@ class Plan:
         """The generic code (as text: it is never compiled; the first
         backward for new leaf shapes does what it says, walking the graph)."""
         return '\n\n'.join([
-            self._forward_source(), self._backward_source(),
-            self._forward_source(pure=True), self._backward_source(pure=True),
-            self._signature_source()])
+            *self._forward_source(), *self._backward_source(),
+            *self._step_source(), self._signature_source()])
 
-    def _define(self, source) -> dict:
-        """Compile `source` in a copy of the namespace; return that."""
+    def _define(self, sources) -> dict:
+        """Compile `sources` (functions' source texts) one by one in a copy
+        of the namespace; return that."""
         ns = dict(self.ns)
-        exec(builtins.compile(source, f'<micrograd plan {id(self):x}>',
-                              'exec'), ns)
+        for source in sources:
+            exec(builtins.compile(source, f'<micrograd plan {id(self):x}>',
+                                  'exec'), ns)
         return ns
 
     def _signatures(self):
         if 'signature' not in self.__dict__:
-            ns = self._define(self._signature_source())
+            ns = self._define([self._signature_source()])
             self.step_signature = ns['step_signature']
             self.signature = ns['signature']
 
@@ -243,15 +251,13 @@ class Plan:
                   if node.op is None and node.requires_grad]
         with self._lock:
             if pure:
-                source = '\n\n'.join([
-                    self._forward_source(pure=True),
-                    self._backward_source(pure=True, shapes=shapes)])
-                self.special_step[sig] = self._define(source)['step']
+                sources = self._step_source(shapes)
+                self.special_step[sig] = self._define(sources)['step']
             else:
-                source = self._backward_source(shapes=shapes)
-                self.special[sig] = self._define(source)['backward']
+                sources = self._backward_source(shapes)
+                self.special[sig] = self._define(sources)['backward']
             self.source_special = (f'# specialised for leaf shapes {sig}\n'
-                                   f'{source}')
+                                   + '\n\n'.join(sources))
         if pure:
             return values[last], tuple(result)
         for leaf, g in zip(self.leaves, result):
@@ -301,37 +307,52 @@ class Plan:
         return (f'N[{i}].data' if node.op is None and node.name is None
                 else f'n{i}')
 
-    def _forward_source(self, pure=False):
-        """forward(feeds) storing each node's data; or, pure, the first half
-        of step(feeds, seed), which keeps everything in local variables and
-        takes named leaves from `feeds` (checked by the caller)."""
-        lines = (['def step(feeds, seed, fit=None):'] if pure else
-                 ['def forward(feeds):', '    if feeds:',
-                  '        check_feeds(N, feeds)'])
+    def _forward_source(self):
+        """forward(feeds): each node's data computed and stored."""
+        return _function('forward', 'feeds', [
+            ['    if feeds:', '        check_feeds(N, feeds)'],
+            *self._forward_lines()])
+
+    def _backward_source(self, shapes=None):
+        """backward(seed) storing the leaves' gradients. Generic (shapes
+        None): every gradient goes through fit(). Given the shapes fit()
+        noted: only the sums and broadcasts they call for."""
+        return _function('backward', 'seed, fit' if shapes is None else
+                         'seed', self._backward_lines(False, shapes))
+
+    def _step_source(self, shapes=None):
+        """step(feeds, seed): forward and backward in local variables,
+        named leaves taken from `feeds` (checked by the caller); returns
+        (root data, gradients of self.leaves)."""
+        return _function('step', 'feeds, seed, fit=None', [
+            *self._forward_lines(pure=True),
+            *self._backward_lines(True, shapes)])
+
+    def _forward_lines(self, pure=False):
+        """The forward's lines, a list for each node: each node's data
+        computed and stored; or, pure, kept in local variables."""
+        groups = []
         for i, node in enumerate(self.topo):
             if node.op is None:
                 if pure and node.name is not None:
-                    lines.append(f'    n{i} = feeds[{node.name!r}]')
-                    continue
-                if node.name is not None:
-                    lines.append(f'    feed(N[{i}], feeds)')
-                    lines.append(f'    n{i} = N[{i}].data')
+                    groups.append([f'    n{i} = feeds[{node.name!r}]'])
+                elif node.name is not None:
+                    groups.append([f'    feed(N[{i}], feeds)',
+                                   f'    n{i} = N[{i}].data'])
             else:
                 args = [self._ref(self.index[id(p)]) for p in node.parents]
                 store = '' if pure else f'N[{i}]._data = '
-                lines.append(f'    n{i} = {store}'
-                             + self._call(node.op.forward, node, args))
-        return '\n'.join(lines)
+                groups.append([f'    n{i} = {store}'
+                               + self._call(node.op.forward, node, args)])
+        return groups
 
-    def _backward_source(self, pure=False, shapes=None):
-        """backward(seed) storing the leaves' gradients; or, pure, the second
-        half of step(), returning (root data, gradients of self.leaves).
-        Generic (shapes None): every gradient goes through fit(). Given the
-        shapes fit() noted: only the sums and broadcasts they call for."""
-        params = 'seed, fit' if shapes is None else 'seed'
-        lines = [] if pure else [f'def backward({params}):']
+    def _backward_lines(self, pure, shapes):
+        """The backward's lines, a list for each node (temporaries `t<k>`
+        live within one): storing the leaves' gradients; or, pure, the
+        second half of step()."""
         last = len(self.topo) - 1
-        lines.append(f'    g{last} = seed')
+        lines = [f'    g{last} = seed']
+        groups = [lines]
         state = {last: 'shared'}        # gradient variable: 'shared' | 'owned'
         gshape = {}                     # its shape, when specialised
         loaded = set()
@@ -348,6 +369,8 @@ class Plan:
             node = self.topo[i]
             if i not in state or node.op is None or not node.requires_grad:
                 continue
+            lines = []
+            groups.append(lines)
             parents = [self.index[id(p)] for p in node.parents]
             args = [f'g{i}', data(i)] + [data(j) for j in parents]
             need, twice = self._need(node, parents)
@@ -366,9 +389,14 @@ class Plan:
                                  f'{lazy})')
                     fitted = None
                 else:
+                    before = len(lines)
                     fitted = self._fit_source(lines, t, *shapes[k], lazy)
                 if j not in state:
-                    lines.append(f'    g{j} = {t}')
+                    if fitted is not None and len(outs) == 1 and \
+                            len(lines) == before:   # t0 as it came: g<j>
+                        lines[-1] = f'    g{j}' + lines[-1][len('    t0'):]
+                    else:
+                        lines.append(f'    g{j} = {t}')
                     state[j], gshape[j] = 'shared', fitted
                 elif (state[j] == 'owned' and fitted is not None and
                       gshape[j] == _broadcast(gshape[j], fitted)):
@@ -380,6 +408,8 @@ class Plan:
                                  _broadcast(gshape[j], fitted))
             if i != last:
                 lines.append(f'    del g{i}')      # free it now
+        lines = []
+        groups.append(lines)
         grads = []
         for i, node in enumerate(self.topo):
             if node.op is None and node.requires_grad:
@@ -393,7 +423,7 @@ class Plan:
                          f'({"".join(g + ", " for g in grads)})')
         else:
             lines.append(f'    N[{last}].grad = seed')
-        return '\n'.join(lines)
+        return groups
 
     @staticmethod
     def _fit_source(lines, t, tshape, shape, lazy):
@@ -410,6 +440,60 @@ class Plan:
         return kept
 
 
+# Names of values the generated code passes from line to line (n: data,
+# d: data read from the node, g: gradient), string literals skipped.
+NAMES = re.compile(r'\b[ndg]\d+\b')
+QUOTED = re.compile(r"'(?:[^'\\\n]|\\.)*'" r'|"(?:[^"\\\n]|\\.)*"')
+
+
+def _names(text: str) -> set:
+    if "'" in text or '"' in text:
+        text = QUOTED.sub('', text)
+    return set(NAMES.findall(text))
+
+
+def _function(name: str, params: str, groups: list) -> list:
+    """The source of `def name(params):` running the lines of `groups`: one
+    function, or past BLOCK lines a function calling blocks `b<k>_name` in
+    turn (Python compiles one huge function slowly and with a large peak).
+    A block starts with the values it uses from earlier ones, taken from
+    the dict `live` (popped at their last use), and ends putting back those
+    it set that later blocks use. Returns the functions' sources."""
+    if sum(map(len, groups)) <= BLOCK:
+        return [f'def {name}({params}):\n'
+                + '\n'.join(line for group in groups for line in group)]
+    blocks, block = [], []
+    for group in groups:
+        if block and len(block) + len(group) > BLOCK:
+            blocks.append(block)
+            block = []
+        block.extend(group)
+    blocks.append(block)
+    used = [_names('\n'.join(block)) for block in blocks]
+    first, last = {}, {}
+    for b, names in enumerate(used):
+        for x in names:
+            first.setdefault(x, b)
+            last[x] = b
+    args = ', '.join([p.split('=')[0].strip() for p in params.split(',')]
+                     + ['live'])
+    head = [f'def {name}({params}):', '    live = {}']
+    sources = []
+    for b, (block, names) in enumerate(zip(blocks, used)):
+        names = sorted(names)
+        head.append(f'    {"return " if b == len(blocks) - 1 else ""}'
+                    f'b{b}_{name}({args})')
+        sources.append('\n'.join([
+            f'def b{b}_{name}({args}):',
+            *[f'    {x} = live.pop({x!r})' if last[x] == b else
+              f'    {x} = live[{x!r}]' for x in names if first[x] < b],
+            *block,
+            *[f'    live[{x!r}] = {x}' for x in names if last[x] > b and
+              (first[x] == b or x[0] == 'g')]]))
+    return ['\n'.join(head), *sources]
+
+
+@functools.lru_cache(maxsize=1024)
 def fitting(tshape: tuple, shape: tuple, lazy: bool):
     """How a gradient of shape `tshape` is fitted to `shape` (see
     engine.unbroadcast): the axes to sum, the shape after summing them, the

@@ -1,6 +1,7 @@
 """Compiled graphs: the generated straight-line code gives exactly the
 interpreted walk's values and leaf gradients, on every op of the table."""
 import cProfile
+import importlib
 import pstats
 
 import numpy as np
@@ -205,3 +206,40 @@ def test_literal_settings_keep_their_value_type_and_sign():
     assert pair == (float('-inf'), None, 2, (1.5, 'a'))
     assert scalars == (2.5, 3)
     assert [type(s) for s in scalars] == [np.float32, np.int64]
+
+
+def test_long_graphs_are_written_in_blocks_that_pass_live_values(monkeypatch):
+    """Past BLOCK lines a function is written as blocks called in turn;
+    values cross blocks through `live` and are popped at their last use.
+    Same numbers as the interpreted walk, for backward and chunked step,
+    with a feed whose name looks like a generated variable."""
+    code = importlib.import_module('micrograd.compile')
+    monkeypatch.setattr(code, 'BLOCK', 4)
+    model = nn.TensorMLP(3, [4, 4, 2], rng=0)
+    x = Value(shape=(None, 3), name='n0', requires_grad=False)
+    loss = ((model(x) * model(x)).tanh() + 1.0).mean()
+    batch = np.random.default_rng(0).standard_normal((6, 3))
+    loss.forward(n0=batch)
+    loss.backward()
+    expected = [float(loss.data)] + [p.grad.copy() for p in
+                                     model.parameters()]
+    mg.compile(loss)
+    for _ in range(2):
+        loss.forward(n0=batch)
+        loss.backward()
+        np.testing.assert_array_equal(loss.data, expected[0])
+        for p, g in zip(model.parameters(), expected[1:]):
+            np.testing.assert_array_equal(p.grad, g)
+    source = mg.compiled_source(loss)
+    for text in ('def forward(feeds):\n    live = {}\n    b0_forward(feeds, '
+                 'live)', 'def b1_backward(seed, live):',
+                 "live.pop('g", "feeds['n0']"):
+        assert text in source, text
+    assert source.count('\ndef b') > 10
+    mg.chunked(loss, rows=4, workers=2)
+    loss.forward(n0=batch)
+    loss.backward()
+    np.testing.assert_allclose(loss.data, expected[0], rtol=1e-12)
+    for p, g in zip(model.parameters(), expected[1:]):
+        np.testing.assert_allclose(p.grad, g, rtol=1e-9, atol=1e-15)
+    assert 'def b1_step(feeds, seed, fit, live):' in mg.compiled_source(loss)
