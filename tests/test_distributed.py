@@ -212,3 +212,75 @@ def test_bad_input_is_named(client):
     with pytest.raises(FeedError, match='partitions must be'):
         loss.forward(partitions=[99])
     release(loss)
+
+
+def demo(*args, cwd, subprocess=False):
+    """The demo's stdout, in this process or (to start its own cluster)
+    in a new one."""
+    import contextlib
+    import io
+    import sys
+    args = ['quantile', *map(str, args)]
+    if subprocess:
+        import subprocess
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        done = subprocess.run([sys.executable, '-m', 'micrograd.demo', *args],
+                              cwd=cwd, env=dict(os.environ, PYTHONPATH=root),
+                              capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+    from micrograd.demo import main
+    old, out, err = os.getcwd(), io.StringIO(), io.StringIO()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            assert main(args) == 0, err.getvalue()
+    finally:
+        os.chdir(old)
+    return out.getvalue()
+
+
+def table(stdout):
+    """The held-out table: the lines after 'held-out rows'."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if 'held-out rows' in line)
+    return lines[start:start + 11]
+
+
+COMMON = ['--steps', 8, '--validate-every', 4, '--dtype', 'float64',
+          '--hidden', 8, '--rows', 3000, '--features', 4]
+
+
+def test_the_demo_on_a_scheduler_prints_the_same_table(client, tmp_path):
+    alone = demo(*COMMON, '--out', 'a', cwd=tmp_path)
+    on_cluster = demo(*COMMON, '--out', 'b', '--dask',
+                      client.scheduler.address, cwd=tmp_path)
+    assert 'on 2 Dask workers, 4 partitions' in on_cluster
+    assert table(on_cluster) == table(alone)
+    assert (tmp_path / 'b' / 'quantile_model.npz').exists()
+
+
+def test_the_demo_reads_parquet_rows_on_the_cluster(client, tmp_path):
+    pd = pytest.importorskip('pandas')
+    X, y = rows(3000, features=4, seed=2)
+    folder = tmp_path / 'rows'
+    folder.mkdir()
+    frame = pd.DataFrame(X, columns=['a', 'b', 'c', 'd']).assign(t=y)
+    for i, start in enumerate(range(0, 3000, 1000)):
+        frame.iloc[start:start + 1000].to_parquet(folder / f'{i}.parquet')
+    alone = demo(*COMMON, '--parquet', folder, '--target', 't', '--out', 'a',
+                 cwd=tmp_path)
+    assert 'coverage' in alone and len(table(alone)) == 11
+    # the fitted rows stay on the workers; the table is printed the same way
+    parquet = demo(*COMMON, '--parquet', folder, '--target', 't', '--out',
+                   'c', '--dask', client.scheduler.address, cwd=tmp_path)
+    assert 'on 2 Dask workers, 3 partitions' in parquet
+    assert len(table(parquet)) == 11 and 'coverage' in table(parquet)[1]
+
+
+def test_the_demo_starts_a_local_cluster(tmp_path):
+    out = demo('--steps', 3, '--rows', 500, '--features', 3, '--hidden', 4,
+               '--dask', 'local:2', '--out', 'b', cwd=tmp_path,
+               subprocess=True)
+    assert 'on 2 Dask workers, 4 partitions' in out
+    assert len(table(out)) == 11 and 'coverage' in table(out)[1]
