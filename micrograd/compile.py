@@ -43,8 +43,9 @@ import math
 import re
 import threading
 
-from .checks import check_feeds as _check_feeds, feed as _feed
+from .checks import check_feeds, feed
 from .engine import Value, prepare, sum_axes
+from .executor import Executor
 
 # Settings written into the code as they are; anything else (a NumPy
 # scalar, inf or nan, an array) is bound in the namespace as a constant.
@@ -92,21 +93,21 @@ def _rule_names(topo) -> dict:
     return names
 
 
-class Plan:
-    """The generated forward and backward of one root. Each function is
-    written and compiled when first used: `forward` at the first forward,
-    a backward for given leaf shapes at the first backward that meets them
-    (that one walks the graph, as the generic code in compiled_source
-    reads, noting the shapes), `step` likewise for `chunked`."""
-    grads_in_forward = False
+class Plan(Executor):
+    """The generated forward and backward of one root (an `Executor`).
+    Each function is written and compiled when first used: `forward` at
+    the first forward, a backward for given leaf shapes at the first
+    backward that meets them (that one walks the graph, as the generic code
+    in compiled_source reads, noting the shapes), `step` and `evaluate`
+    likewise for `chunked`."""
 
     def __init__(self, root: Value):
         self.epoch = prepare(root)      # requires_grad flags up to date
         self.root, self.topo = root, root.topo()
         self.index = {id(n): i for i, n in enumerate(self.topo)}
         self.rules = _rule_names(self.topo)
-        self.ns = {'xp': root.bk, 'N': self.topo, 'check_feeds': _check_feeds,
-                   'feed': _feed}
+        self.ns = {'xp': root.bk, 'N': self.topo, 'check_feeds': check_feeds,
+                   'feed': feed}
         self.ns.update({name: rule for rule, name in self.rules.items()})
         self.leaves = [n for n in self.topo
                        if n.op is None and n.requires_grad]
@@ -114,7 +115,7 @@ class Plan:
         self.special = {}               # leaf shapes -> backward
         self.special_step = {}          # leaf shapes -> step
         self.source_special = ''
-        self._ones = None
+        self._ones = self._forward = self._evaluate = None
         self._lock = threading.Lock()   # chunk threads may write code at once
         for node in self.topo:
             node.grad = None
@@ -123,13 +124,14 @@ class Plan:
         """A new plan for the same root (a leaf's requires_grad changed)."""
         return Plan(self.root)
 
-    @property
     def source(self) -> str:
         """The generic code (as text: it is never compiled; the first
-        backward for new leaf shapes does what it says, walking the graph)."""
-        return '\n\n'.join([
+        backward for new leaf shapes does what it says, walking the graph),
+        then the code specialised for the most recent new leaf shapes."""
+        return '\n\n'.join(filter(None, [
             *self._forward_source(), *self._backward_source(),
-            *self._step_source(), self._signature_source()])
+            *self._step_source(), self._signature_source(),
+            self.source_special]))
 
     def _define(self, sources) -> dict:
         """Compile `sources` (functions' source texts) one by one in a copy
@@ -146,12 +148,25 @@ class Plan:
             self.step_signature = ns['step_signature']
             self.signature = ns['signature']
 
-    def forward(self, feeds):
-        """The first forward writes the code; later ones run it directly."""
-        with self._lock:
-            self._signatures()
-            self.forward = self._define(self._forward_source())['forward']
-        self.forward(feeds)
+    def forward(self, feeds, grads=False):
+        """The first forward writes the code; later ones run it directly.
+        (The gradients wait for backward: returns False.)"""
+        if self._forward is None:
+            with self._lock:
+                self._signatures()
+                self._forward = self._define(self._forward_source())['forward']
+        self._forward(feeds)
+        return False
+
+    def evaluate(self, feeds):
+        """The root's data from `feeds` in local variables, nothing stored
+        (thread-safe; named leaves taken from `feeds`, checked by the
+        caller): a forward that no backward follows."""
+        if self._evaluate is None:
+            with self._lock:
+                self._evaluate = self._define(
+                    self._evaluate_source())['evaluate']
+        return self._evaluate(feeds)
 
     def backward(self, grad=None):
         root = self.root
@@ -312,6 +327,13 @@ class Plan:
         return _function('forward', 'feeds', [
             ['    if feeds:', '        check_feeds(N, feeds)'],
             *self._forward_lines()])
+
+    def _evaluate_source(self):
+        """evaluate(feeds): the forward in local variables, returning the
+        root's data."""
+        return _function('evaluate', 'feeds', [
+            *self._forward_lines(pure=True),
+            [f'    return {self._ref(len(self.topo) - 1)}']])
 
     def _backward_source(self, shapes=None):
         """backward(seed) storing the leaves' gradients. Generic (shapes
@@ -516,7 +538,7 @@ def _broadcast(a: tuple, b: tuple) -> tuple:
 def compile(root: Value) -> Value:  # noqa: A001  (micrograd.compile)
     """Make `root.forward` and `root.backward` run generated straight-line
     code; returns root. The graph must not change afterwards."""
-    root._plan = Plan(root)
+    root.executor = Plan(root)
     return root
 
 
@@ -524,8 +546,8 @@ def compiled_source(root: Value) -> str:
     """The Python source that `compile(root)` generated: the generic code,
     then, once a backward has run, the code specialised for the most recent
     new leaf shapes."""
-    if root._plan is None:
+    source = None if root.executor is None else root.executor.source()
+    if source is None:
         raise ValueError('compiled_source: this Value is not compiled; call '
                          'micrograd.compile(root) first')
-    plan = getattr(root._plan, 'plan', root._plan)
-    return '\n\n'.join(filter(None, [plan.source, plan.source_special]))
+    return source
