@@ -112,8 +112,10 @@ def format_table(table: dict, forward_s: float, backward_s: float) -> str:
     engine's own time (the step's time the rules do not account for) and
     the step's times. The shares add up to 100%."""
     rules = [sum(kinds[kind][1] for kinds in table.values()) for kind in KINDS]
-    engine = [max(wall - spent, 0.0)
-              for wall, spent in zip((forward_s, backward_s), rules)]
+    engine = [wall - spent for wall, spent in zip((forward_s, backward_s),
+                                                   rules)]
+    if min(engine) < 0:     # backward rules ran in forward() (chunked)
+        engine = [max(sum(engine), 0.0), 0.0]
     total = sum(rules) + sum(engine)
     lines = [f"{'op':<14}{'calls':>7}{'forward ms':>12}{'backward ms':>13}"
              f"{'MB out':>10}{'share':>8}"]
