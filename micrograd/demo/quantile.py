@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from .. import nn
-from ..chunked import chunked
+from ..chunked import chunked, keep_freed_memory
 from ..data import batches
 from ..engine import Value
 from ..losses import pinball
@@ -144,12 +144,12 @@ def _quantile(args, dtype, model_path, plot_path, client) -> int:
         where = (f'; on {workers} Dask workers, {parts} partitions' +
                  (f', {take} a step' if take < parts else ''))
     validation = None
-    if n_val:                  # the same parameters, forward only, unchunked
+    if n_val:          # the same parameters; fit runs it under no_grad:
         xv = Value(shape=(None, features), name='xv', dtype=dtype.name,
                    requires_grad=False)
         yv_ = Value(shape=(None,), name='yv', dtype=dtype.name,
                     requires_grad=False)
-        validation = (pinball(model(xv), yv_, QUANTILES),
+        validation = (chunked(pinball(model(xv), yv_, QUANTILES)),
                       {'xv': Xv, 'yv': yzv})
     optimiser = AdamW(wrt=model.parameters(), learning_rate=args.lr,
                       weight_decay=args.weight_decay)
@@ -160,7 +160,8 @@ def _quantile(args, dtype, model_path, plot_path, client) -> int:
           f'rows: {n_fit:,} fitted, {n_val:,} validation, '
           f'{len(Xh):,} held out{where}', flush=True)
     start = time.perf_counter()
-    with np.errstate(all='ignore'):        # a diverging run is reported below
+    # a diverging run is reported below; malloc keeps the chunks' memory
+    with np.errstate(all='ignore'), keep_freed_memory():
         history = fit(loss, optimiser, data, steps=args.steps,
                       validation=validation,
                       validate_every=args.validate_every,
