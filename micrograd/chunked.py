@@ -135,6 +135,10 @@ class ChunkedPlan(Executor):
                 not isinstance(workers, int) or workers < 1:
             raise ValueError('chunked: rows (or None) and workers must be '
                              'positive ints')
+        if blas_threads is not None and (
+                not isinstance(blas_threads, int) or blas_threads < 1):
+            raise ValueError('chunked: blas_threads must be a positive int '
+                             f'or None, got {blas_threads!r}')
         # chunked again: the inner nodes' data is gone, the analysis stays
         self.analysis = (previous.analysis if previous is not None else
                          batch_analysis(root))

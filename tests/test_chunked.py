@@ -91,6 +91,8 @@ def test_chunked_errors():
         loss.backward(np.ones(2))
     with pytest.raises(ValueError, match='positive'):
         mg.chunked(loss, rows=0)
+    with pytest.raises(ValueError, match='blas_threads must be'):
+        mg.chunked(loss, blas_threads=0)
     z = Value(shape=(None, 3), name='z')          # wants a gradient
     with pytest.raises(ValueError, match="placeholder 'z' asks for a gradient"):
         mg.chunked((z @ w).mean())
