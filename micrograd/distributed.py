@@ -43,6 +43,7 @@ import numpy as np
 from .checks import FeedError
 from .chunked import chunked, batch_analysis
 from .engine import Value, prepare
+from .executor import Executor
 
 __all__ = ['data_parallel', 'batches', 'stats', 'release']
 
@@ -107,15 +108,15 @@ def data_parallel(build, data, client=None, *, rows: int | None = None,
     if persist not in (True, False, 'auto'):
         raise ValueError("data_parallel: persist must be True, False or "
                          f"'auto', got {persist!r}")
-    loss._plan = DataParallelPlan(loss, build, data, client, rows, threads,
+    loss.executor = DataParallelPlan(loss, build, data, client, rows, threads,
                                   persist, partitions, retries)
     return built
 
 
-class DataParallelPlan:
+class DataParallelPlan(Executor):
     """The executor of a loss whose rows live on a Dask cluster: forward
-    runs forward and backward there and fills the client parameters' .grad."""
-    grads_in_forward = True
+    runs forward and backward there and fills the client parameters' .grad
+    (also under no_grad: the workers return both at once)."""
 
     def __init__(self, root, build, data, client, rows, threads, persist,
                  partitions, retries):
@@ -178,8 +179,9 @@ class DataParallelPlan:
         self.last = {}
 
     # ---- one step --------------------------------------------------------
-    def forward(self, feeds):
-        chosen = feeds.pop('partitions', None) if feeds else None
+    def forward(self, feeds, grads=True):
+        feeds = dict(feeds or {})
+        chosen = feeds.pop('partitions', None)
         if feeds:
             raise FeedError(f'forward: unknown feed name(s) {sorted(feeds)}: '
                             'the data of this loss lives on the cluster; '
@@ -212,6 +214,7 @@ class DataParallelPlan:
         root = self.root
         root.data = np.asarray(total * scale, dtype=root.dtype)
         root.grad = np.ones(root.data.shape, dtype=root.dtype)
+        return True                     # the gradients came with the value
 
     def _step(self, parts):
         """Submit one step's tasks; returns (loss sum, gradient sums, rows)."""
@@ -242,7 +245,7 @@ class DataParallelPlan:
     def rebuild(self):
         self.epoch = prepare(self.root)
         leaves = [n for n in self.root.topo() if n.op is None and n.requires_grad]
-        if leaves != self.leaves:
+        if [id(n) for n in leaves] != [id(n) for n in self.leaves]:
             raise ValueError('data_parallel: the parameters that get a '
                              'gradient changed after data_parallel; the '
                              'workers build the graph once: call '
@@ -290,7 +293,7 @@ class Batches:
 
 
 def _plan(loss) -> DataParallelPlan:
-    plan = getattr(loss, '_plan', None)
+    plan = getattr(loss, 'executor', None)
     if not isinstance(plan, DataParallelPlan):
         raise TypeError('this loss does not run on a cluster; make it with '
                         'micrograd.distributed.data_parallel')
@@ -400,9 +403,8 @@ class _Replica:
                              f'({run.shapes}); it must make the same graph '
                              'every time')
         self.kind = batch_analysis(self.root)[1]
-        # freed memory goes back to the system: a worker's memory is managed
-        chunked(self.root, rows=run.rows, workers=run.threads,
-                keep_memory=False)
+        # (no keep_freed_memory: a worker's memory is managed by Dask)
+        chunked(self.root, rows=run.rows, workers=run.threads)
         self.lock = threading.Lock()
 
     def step(self, params, part):

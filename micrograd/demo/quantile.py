@@ -136,7 +136,7 @@ def _quantile(args, dtype, model_path, plot_path, client) -> int:
         where = ''
     else:                     # forward and backward on the workers' rows
         loss, model = data_parallel(build, train, client)
-        parts = len(loss._plan.parts)
+        parts = len(loss.executor.parts)
         take = min(parts, max(1, round(size * parts / n_fit)))
         data = [{}] if take == parts else distributed_batches(
             loss, partitions=take, seed=args.seed)
