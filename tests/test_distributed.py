@@ -26,7 +26,7 @@ MEMORY_LIMIT = 320 * 2**20           # per worker
 def client():
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host='127.0.0.1',
-        dashboard_address=None, memory_limit=MEMORY_LIMIT)
+        dashboard_address=':0', memory_limit=MEMORY_LIMIT)
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
