@@ -299,7 +299,7 @@ class Plan(Executor):
         for from_feeds in (False, True):
             items = [f'feeds[{n.name!r}].shape'
                      if from_feeds and n.name is not None
-                     else f'N[{i}].data.shape'
+                     else f'N[{i}]._data.shape'
                      for i, n in enumerate(self.topo) if n.op is None]
             lines.append(f'def {"step_" if from_feeds else ""}signature('
                          f'{"feeds" if from_feeds else ""}):\n'
@@ -308,9 +308,9 @@ class Plan(Executor):
 
     def _ref(self, i) -> str:
         """Node i's data in the code: `n<i>`, or for a leaf that is not fed
-        (a parameter, a constant) `N[<i>].data`, read where it is used."""
+        (a parameter, a constant) `N[<i>]._data`, read where it is used."""
         node = self.topo[i]
-        return (f'N[{i}].data' if node.op is None and node.name is None
+        return (f'N[{i}]._data' if node.op is None and node.name is None
                 else f'n{i}')
 
     def _forward_source(self):
@@ -352,7 +352,7 @@ class Plan(Executor):
                 groups.append([f'    n{i} = feeds[{step.name!r}]']
                               if in_locals else
                               [f'    feed(N[{i}], feeds)',
-                               f'    n{i} = N[{i}].data'])
+                               f'    n{i} = N[{i}]._data'])
             else:
                 node = self.topo[i]
                 args = [self._ref(j) for j in step.parents]
@@ -381,7 +381,7 @@ class Plan(Executor):
                 return self._ref(i)
             if i not in loaded:
                 loaded.add(i)
-                lines.append(f'    d{i} = N[{i}].data')
+                lines.append(f'    d{i} = N[{i}]._data')
             return f'd{i}'
 
         for group in self.backward_steps.groups:

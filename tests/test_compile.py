@@ -79,7 +79,7 @@ def test_source_is_readable_and_names_the_rules():
         mg.compiled_source(loss)
     source = mg.compiled_source(mg.compile(loss))
     for text in ('def forward(feeds):', 'def backward(seed, fit):',
-                 'matmul_forward(xp, n0, N[1].data)', 'tanh_backward(',
+                 'matmul_forward(xp, n0, N[1]._data)', 'tanh_backward(',
                  'need=(False, True)', "axis=(0, 1)", 'fit(2, t0, d3.shape, True)'):
         assert text in source, text
     profile = cProfile.Profile()
