@@ -11,7 +11,7 @@
                                         'y': frame['target']}, client)
     optimiser = AdamW(model.parameters(), learning_rate=0.01)
     for step in range(300):               # or micrograd.train.fit
-        loss.forward()                    # forward and backward, on the cluster
+        loss.forward()                    # forward and backward: the cluster
         optimiser.step()                  # on the client, in NumPy
 
 The parameters live on the client; the data stays on the workers, one
@@ -61,8 +61,8 @@ def _dask():
 # ------------------------------------------------------------ the client
 
 def data_parallel(build, data, client=None, *, rows: int | None = None,
-                  threads: int = 1, persist='auto', partitions: int | None = None,
-                  retries: int = 3):
+                  threads: int = 1, persist='auto',
+                  partitions: int | None = None, retries: int = 3):
     """Call `build()` on the client and make the loss it returns run on the
     cluster of `client` (default: the current dask.distributed Client).
     Returns what `build` returns: a loss Value, or a tuple whose first item
@@ -147,7 +147,8 @@ class DataParallelPlan:
         blocks, nbytes = {}, 0
         count = partitions or 2 * len(workers)
         for name, value in data.items():
-            blocks[name], size = _blocks(name, value, placeholders[name], count)
+            blocks[name], size = _blocks(name, value, placeholders[name],
+                                         count)
             nbytes = None if size is None or nbytes is None else nbytes + size
         counts = {name: len(b) for name, b in blocks.items()}
         if len(set(counts.values())) != 1:
@@ -221,8 +222,12 @@ class DataParallelPlan:
         prefix = f'micrograd-{run.id}-{step}'
         if not self.persisted:
             parts = client.compute(parts)
+        # each partition's task where the partition is (Dask would move
+        # some to an idle worker, and drop the copy again after the step)
+        where = client.who_has(parts) if self.persisted else {}
         level = [client.submit(_partition_step, run, params, part,
-                               key=f'{prefix}-part-{i}', pure=False)
+                               key=f'{prefix}-part-{i}', pure=False,
+                               **_near(where.get(part.key)))
                  for i, part in enumerate(parts)]
         height = 0
         while len(level) > 1:           # a tree of pairwise sums
@@ -241,7 +246,8 @@ class DataParallelPlan:
 
     def rebuild(self):
         self.epoch = prepare(self.root)
-        leaves = [n for n in self.root.topo() if n.op is None and n.requires_grad]
+        leaves = [n for n in self.root.topo()
+                  if n.op is None and n.requires_grad]
         if leaves != self.leaves:
             raise ValueError('data_parallel: the parameters that get a '
                              'gradient changed after data_parallel; the '
@@ -317,13 +323,21 @@ def release(loss) -> None:
     _plan(loss).release()
 
 
+def _near(holders) -> dict:
+    """submit's arguments to run a task on one of `holders`, if any."""
+    return {'workers': list(holders), 'allow_other_workers': True} \
+        if holders else {}
+
+
 def _lost_errors():
-    """The exceptions of a lost worker or lost data (a step is rerun)."""
-    import concurrent.futures
+    """The exceptions of a lost worker or lost data (a step is rerun); an
+    error of the data's source or of the graph is raised at once."""
     import asyncio
+    import concurrent.futures
+    from distributed.comm import CommClosedError
     from distributed.scheduler import KilledWorker
-    return (KilledWorker, concurrent.futures.CancelledError,
-            asyncio.CancelledError, OSError)
+    return (KilledWorker, CommClosedError, concurrent.futures.CancelledError,
+            asyncio.CancelledError)
 
 
 def _blocks(name, value, node, count):
@@ -400,9 +414,11 @@ class _Replica:
                              f'({run.shapes}); it must make the same graph '
                              'every time')
         self.kind = batch_analysis(self.root)[1]
-        # freed memory goes back to the system: a worker's memory is managed
+        # glibc keeps up to 256 MiB of freed chunk arrays for the next step
+        # (see chunked.keep_freed_memory) where that is a small part of the
+        # worker's memory; Dask would count it as unmanaged memory
         chunked(self.root, rows=run.rows, workers=run.threads,
-                keep_memory=False)
+                keep_memory=_memory_limit() >= 4 << 30)
         self.lock = threading.Lock()
 
     def step(self, params, part):
@@ -418,6 +434,15 @@ class _Replica:
             grads = [None if p.grad is None else p.grad * scale
                      for p in self.leaves]
         return total, grads, rows
+
+
+def _memory_limit() -> int:
+    """This worker's memory limit in bytes (0: none, or not on a worker)."""
+    try:
+        from distributed import get_worker
+        return get_worker().memory_manager.memory_limit or 0
+    except (ImportError, ValueError, AttributeError):
+        return 0
 
 
 def _replica(run) -> _Replica:

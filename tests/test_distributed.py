@@ -4,7 +4,7 @@ one machine, a fixed task graph per step, a killed worker, data larger than
 a worker's memory, Parquet input, minibatches of partitions."""
 import functools
 import os
-import resource
+import threading
 
 import numpy as np
 import pytest
@@ -110,15 +110,35 @@ def test_a_killed_worker_costs_a_retry_not_the_run(client):
                                 partitions=6)
     opt = Adam(model.parameters(), learning_rate=0.01)
     for step in range(6):
-        if step == 3:
-            victim = sorted(client.scheduler_info()['workers'])[0]
-            with pytest.raises(Exception):
-                client.run(os._exit, 1, workers=[victim])
+        if step == 2:               # between steps
+            kill(client, 0)
+        if step == 4:               # during a step
+            client.wait_for_workers(2, timeout=180)  # the nanny's new one
+            timer = threading.Timer(0.05, kill, (client, 1))
+            timer.start()
         loss.forward()
         opt.step()
         assert_same(loss, model, expected[step], 1e-6)
-    client.wait_for_workers(2, timeout=60)      # the nanny starts another
+    timer.join()
+    client.wait_for_workers(2, timeout=180)
     release(loss)
+
+
+def kill(client, which):
+    """End the process of a worker at once (its nanny starts a new one)."""
+    victim = sorted(client.scheduler_info()['workers'])[which]
+    try:
+        client.run(os._exit, 1, workers=[victim])
+    except Exception:           # the worker never answers: it is gone
+        pass
+
+
+def peak_bytes():
+    """The process's peak resident memory (VmHWM: unlike ru_maxrss it does
+    not carry over the parent's peak into a spawned worker)."""
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) * 1024 for line in f
+                    if line.startswith('VmHWM:'))
 
 
 def linear_graph():
@@ -146,8 +166,7 @@ def test_data_larger_than_a_worker_memory_is_read_from_source(client):
     assert float(loss.data) == pytest.approx(
         (counts * np.arange(7) ** 2).sum() / n, rel=1e-6)
     np.testing.assert_allclose(w.grad, np.full(20, -mean_y), rtol=1e-6)
-    peaks = client.run(lambda: resource.getrusage(
-        resource.RUSAGE_SELF).ru_maxrss * 1024)
+    peaks = client.run(peak_bytes)
     assert max(peaks.values()) < MEMORY_LIMIT
     release(loss)
 
