@@ -122,7 +122,7 @@ class DataParallelPlan:
         dask, da, distributed = _dask()
         self.epoch = prepare(root)
         self.root, self.client, self.retries = root, client, retries
-        names, self.kind, _ = batch_analysis(root)     # refuses mixing rows
+        _, self.kind, _ = batch_analysis(root)     # refuses mixing rows
         self.leaves = [n for n in root.topo()
                        if n.op is None and n.requires_grad]
         placeholders = {n.name: n for n in root.topo()
@@ -248,7 +248,7 @@ class DataParallelPlan:
         self.epoch = prepare(self.root)
         leaves = [n for n in self.root.topo()
                   if n.op is None and n.requires_grad]
-        if leaves != self.leaves:
+        if [id(n) for n in leaves] != [id(n) for n in self.leaves]:
             raise ValueError('data_parallel: the parameters that get a '
                              'gradient changed after data_parallel; the '
                              'workers build the graph once: call '
@@ -311,9 +311,10 @@ def batches(loss, partitions: int = 1, shuffle: bool = True, seed=0):
 
 
 def stats(loss) -> dict:
-    """The last step: partitions, tasks (one per partition plus the sums)
-    and the parameters' bytes (sent once to each worker; the gradients
-    coming back are as large), and whether the data is persisted."""
+    """The last step: partitions, tasks (one per partition plus the sums;
+    streamed data adds the tasks that read it) and the parameters' bytes
+    (sent once to each worker; the gradient sums coming back are as large),
+    whether the data is persisted, and its bytes."""
     plan = _plan(loss)
     return dict(plan.last, persisted=plan.persisted, data_bytes=plan.nbytes)
 

@@ -231,6 +231,11 @@ def test_bad_input_is_named(client):
     with pytest.raises(FeedError, match='partitions must be'):
         loss.forward(partitions=[99])
     release(loss)
+    loss, model = data_parallel(quantile_graph, {'x': X, 'y': y}, client)
+    model.parameters()[0].requires_grad = False
+    with pytest.raises(ValueError, match='changed after data_parallel'):
+        loss.forward()
+    release(loss)
 
 
 def demo(*args, cwd, subprocess=False):
