@@ -246,8 +246,7 @@ class DataParallelPlan:
 
     def rebuild(self):
         self.epoch = prepare(self.root)
-        leaves = [n for n in self.root.topo()
-                  if n.op is None and n.requires_grad]
+        leaves = [n for n in self.root.topo() if n.op is None and n.requires_grad]
         if [id(n) for n in leaves] != [id(n) for n in self.leaves]:
             raise ValueError('data_parallel: the parameters that get a '
                              'gradient changed after data_parallel; the '
@@ -415,11 +414,9 @@ class _Replica:
                              f'({run.shapes}); it must make the same graph '
                              'every time')
         self.kind = batch_analysis(self.root)[1]
-        # glibc keeps up to 256 MiB of freed chunk arrays for the next step
-        # (see chunked.keep_freed_memory) where that is a small part of the
-        # worker's memory; Dask would count it as unmanaged memory
+        # freed memory goes back to the system: a worker's memory is managed
         chunked(self.root, rows=run.rows, workers=run.threads,
-                keep_memory=_memory_limit() >= 4 << 30)
+                keep_memory=False)
         self.lock = threading.Lock()
 
     def step(self, params, part):
@@ -435,15 +432,6 @@ class _Replica:
             grads = [None if p.grad is None else p.grad * scale
                      for p in self.leaves]
         return total, grads, rows
-
-
-def _memory_limit() -> int:
-    """This worker's memory limit in bytes (0: none, or not on a worker)."""
-    try:
-        from distributed import get_worker
-        return get_worker().memory_manager.memory_limit or 0
-    except (ImportError, ValueError, AttributeError):
-        return 0
 
 
 def _replica(run) -> _Replica:
