@@ -4,6 +4,7 @@ one machine, a fixed task graph per step, a killed worker, data larger than
 a worker's memory, Parquet input, minibatches of partitions."""
 import functools
 import os
+import resource
 import threading
 
 import numpy as np
@@ -26,7 +27,7 @@ MEMORY_LIMIT = 320 * 2**20           # per worker
 def client():
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host='127.0.0.1',
-        dashboard_address=None, memory_limit=MEMORY_LIMIT)
+        dashboard_address=':0', memory_limit=MEMORY_LIMIT)
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
@@ -133,19 +134,24 @@ def kill(client, which):
         pass
 
 
-def peak_bytes():
-    """The process's peak resident memory (VmHWM: unlike ru_maxrss it does
-    not carry over the parent's peak into a spawned worker)."""
-    with open('/proc/self/status') as f:
-        return next(int(line.split()[1]) * 1024 for line in f
-                    if line.startswith('VmHWM:'))
-
-
 def linear_graph():
     w = Value(np.zeros(20, np.float32), name=None)
     x = Value(shape=(None, 20), name='x', requires_grad=False, dtype='float32')
     y = Value(shape=(None,), name='y', requires_grad=False, dtype='float32')
     return ((x @ w - y) ** 2).mean(), w
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory, in bytes. VmHWM, not ru_maxrss:
+    a spawned worker's ru_maxrss starts at its parent's size at the fork."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def test_data_larger_than_a_worker_memory_is_read_from_source(client):
@@ -166,7 +172,7 @@ def test_data_larger_than_a_worker_memory_is_read_from_source(client):
     assert float(loss.data) == pytest.approx(
         (counts * np.arange(7) ** 2).sum() / n, rel=1e-6)
     np.testing.assert_allclose(w.grad, np.full(20, -mean_y), rtol=1e-6)
-    peaks = client.run(peak_bytes)
+    peaks = client.run(_peak_rss)
     assert max(peaks.values()) < MEMORY_LIMIT
     release(loss)
 
