@@ -11,7 +11,7 @@
                                         'y': frame['target']}, client)
     optimiser = AdamW(model.parameters(), learning_rate=0.01)
     for step in range(300):               # or micrograd.train.fit
-        loss.forward()                    # forward and backward, on the cluster
+        loss.forward()                    # forward and backward: the cluster
         optimiser.step()                  # on the client, in NumPy
 
 The parameters live on the client; the data stays on the workers, one
@@ -62,8 +62,8 @@ def _dask():
 # ------------------------------------------------------------ the client
 
 def data_parallel(build, data, client=None, *, rows: int | None = None,
-                  threads: int = 1, persist='auto', partitions: int | None = None,
-                  retries: int = 3):
+                  threads: int = 1, persist='auto',
+                  partitions: int | None = None, retries: int = 3):
     """Call `build()` on the client and make the loss it returns run on the
     cluster of `client` (default: the current dask.distributed Client).
     Returns what `build` returns: a loss Value, or a tuple whose first item
@@ -123,7 +123,7 @@ class DataParallelPlan(Executor):
         dask, da, distributed = _dask()
         self.epoch = prepare(root)
         self.root, self.client, self.retries = root, client, retries
-        names, self.kind, _ = batch_analysis(root)     # refuses mixing rows
+        _, self.kind, _ = batch_analysis(root)     # refuses mixing rows
         self.leaves = [n for n in root.topo()
                        if n.op is None and n.requires_grad]
         placeholders = {n.name: n for n in root.topo()
@@ -148,7 +148,8 @@ class DataParallelPlan(Executor):
         blocks, nbytes = {}, 0
         count = partitions or 2 * len(workers)
         for name, value in data.items():
-            blocks[name], size = _blocks(name, value, placeholders[name], count)
+            blocks[name], size = _blocks(name, value, placeholders[name],
+                                         count)
             nbytes = None if size is None or nbytes is None else nbytes + size
         counts = {name: len(b) for name, b in blocks.items()}
         if len(set(counts.values())) != 1:
@@ -224,8 +225,12 @@ class DataParallelPlan(Executor):
         prefix = f'micrograd-{run.id}-{step}'
         if not self.persisted:
             parts = client.compute(parts)
+        # each partition's task where the partition is (Dask would move
+        # some to an idle worker, and drop the copy again after the step)
+        where = client.who_has(parts) if self.persisted else {}
         level = [client.submit(_partition_step, run, params, part,
-                               key=f'{prefix}-part-{i}', pure=False)
+                               key=f'{prefix}-part-{i}', pure=False,
+                               **_near(where.get(part.key)))
                  for i, part in enumerate(parts)]
         height = 0
         while len(level) > 1:           # a tree of pairwise sums
@@ -308,9 +313,10 @@ def batches(loss, partitions: int = 1, shuffle: bool = True, seed=0):
 
 
 def stats(loss) -> dict:
-    """The last step: partitions, tasks (one per partition plus the sums)
-    and the parameters' bytes (sent once to each worker; the gradients
-    coming back are as large), and whether the data is persisted."""
+    """The last step: partitions, tasks (one per partition plus the sums;
+    streamed data adds the tasks that read it) and the parameters' bytes
+    (sent once to each worker; the gradient sums coming back are as large),
+    whether the data is persisted, and its bytes."""
     plan = _plan(loss)
     return dict(plan.last, persisted=plan.persisted, data_bytes=plan.nbytes)
 
@@ -320,13 +326,21 @@ def release(loss) -> None:
     _plan(loss).release()
 
 
+def _near(holders) -> dict:
+    """submit's arguments to run a task on one of `holders`, if any."""
+    return {'workers': list(holders), 'allow_other_workers': True} \
+        if holders else {}
+
+
 def _lost_errors():
-    """The exceptions of a lost worker or lost data (a step is rerun)."""
-    import concurrent.futures
+    """The exceptions of a lost worker or lost data (a step is rerun); an
+    error of the data's source or of the graph is raised at once."""
     import asyncio
+    import concurrent.futures
+    from distributed.comm import CommClosedError
     from distributed.scheduler import KilledWorker
-    return (KilledWorker, concurrent.futures.CancelledError,
-            asyncio.CancelledError, OSError)
+    return (KilledWorker, CommClosedError, concurrent.futures.CancelledError,
+            asyncio.CancelledError)
 
 
 def _blocks(name, value, node, count):

@@ -5,6 +5,7 @@ a worker's memory, Parquet input, minibatches of partitions."""
 import functools
 import os
 import resource
+import threading
 
 import numpy as np
 import pytest
@@ -110,15 +111,27 @@ def test_a_killed_worker_costs_a_retry_not_the_run(client):
                                 partitions=6)
     opt = Adam(model.parameters(), learning_rate=0.01)
     for step in range(6):
-        if step == 3:
-            victim = sorted(client.scheduler_info()['workers'])[0]
-            with pytest.raises(Exception):
-                client.run(os._exit, 1, workers=[victim])
+        if step == 2:               # between steps
+            kill(client, 0)
+        if step == 4:               # during a step
+            client.wait_for_workers(2, timeout=180)  # the nanny's new one
+            timer = threading.Timer(0.05, kill, (client, 1))
+            timer.start()
         loss.forward()
         opt.step()
         assert_same(loss, model, expected[step], 1e-6)
-    client.wait_for_workers(2, timeout=60)      # the nanny starts another
+    timer.join()
+    client.wait_for_workers(2, timeout=180)
     release(loss)
+
+
+def kill(client, which):
+    """End the process of a worker at once (its nanny starts a new one)."""
+    victim = sorted(client.scheduler_info()['workers'])[which]
+    try:
+        client.run(os._exit, 1, workers=[victim])
+    except Exception:           # the worker never answers: it is gone
+        pass
 
 
 def linear_graph():
@@ -223,6 +236,11 @@ def test_bad_input_is_named(client):
         loss.forward(x=X)
     with pytest.raises(FeedError, match='partitions must be'):
         loss.forward(partitions=[99])
+    release(loss)
+    loss, model = data_parallel(quantile_graph, {'x': X, 'y': y}, client)
+    model.parameters()[0].requires_grad = False
+    with pytest.raises(ValueError, match='changed after data_parallel'):
+        loss.forward()
     release(loss)
 
 
