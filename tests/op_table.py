@@ -1141,6 +1141,177 @@ add_row('x[boolean mask]', _subscript, ['getitem'], specs=mask_index_specs(),
         strict=GENERIC_INDEX_STRICT.format('boolean masks'))
 
 
+# ---- more elementwise functions
+
+def away_from_integers(margin, lo=-3.0, hi=3.0):
+    """Uniform on [lo, hi] away from the integers (floor, ceil, mod's
+    jumps)."""
+    return away_from(tuple(float(k) for k in range(int(lo) - 1, int(hi) + 2)),
+                     margin, lo, hi)
+
+
+MORE_UNARY = (  # name, domain, torch name
+    ('arctan', ANY, 'atan'), ('sinh', ANY, 'sinh'), ('cosh', ANY, 'cosh'),
+    ('tan', with_specials(uniform(-1.2, 1.2)), 'tan'),
+    ('arccos', OPEN_UNIT, 'acos'), ('log2', POSITIVE, 'log2'),
+    ('log10', POSITIVE, 'log10'), ('exp2', ANY, 'exp2'),
+    ('sign', NONZERO, 'sign'), ('floor', away_from_integers(0.1), 'floor'),
+    ('ceil', away_from_integers(0.1), 'ceil'))
+
+for name, sample, tname in MORE_UNARY:
+    tfn = (lambda T, x, _t=tname: torch_function(T, _t)(x))
+    add_row(f'{name}(x)', getattr(mg, name), [name], sample=sample,
+            specs=broadcastable(1), examples=UNARY_EXAMPLES, torch=tfn)
+    add_row(f'x.{name}()', operator.methodcaller(name), [name], sample=sample,
+            specs=broadcastable(1), examples=UNARY_EXAMPLES, torch=tfn,
+            uses=[name])
+
+
+def away_from_origin(rng, shapes):
+    """Points (x, y) with both coordinates away from 0 (arctan2, hypot)."""
+    return away_from((0.0,), 0.2)(rng, shapes)
+
+
+def mod_operands(rng, shapes):
+    """x away from the integers, y near +-1 or +-2: x / y stays away from
+    the integers, where mod jumps."""
+    (x,) = away_from_integers(0.15, -4.0, 4.0)(rng, shapes[:1])
+    y = (rng.choice([-2.0, -1.0, 1.0, 2.0], size=shapes[1]) +
+         rng.uniform(-0.01, 0.01, shapes[1]))
+    return [x, np.asarray(y, dtype=np.float64)]
+
+
+for name, sample, tname in (('arctan2', away_from_origin, 'atan2'),
+                            ('hypot', away_from_origin, 'hypot'),
+                            ('logaddexp', ANY, 'logaddexp'),
+                            ('mod', mod_operands, 'remainder')):
+    add_row(f'{name}(x, y)', getattr(mg, name), [name], sample=sample,
+            specs=broadcastable(2), examples=BINARY_EXAMPLES,
+            torch=(lambda T, x, y, _t=tname: getattr(T, _t)(x, y)))
+
+add_row('x % y', operator.mod, ['mod'], sample=mod_operands,
+        specs=broadcastable(2), examples=BINARY_EXAMPLES,
+        torch=lambda T, x, y: T.remainder(x, y), uses=['__mod__'])
+
+
+def _rmod_num(x, c):
+    return c % x
+
+
+add_row('number % x', _rmod_num, ['mod'], sample=away_from((0.0,), 0.5),
+        specs=_with_constant(broadcastable(1), 0.05, 0.45),
+        examples=tuple(dict(s, c=0.3) for s in UNARY_EXAMPLES),
+        torch=lambda T, x, c: T.remainder(T.full_like(x, c), x),
+        uses=['__rmod__'])
+
+
+# ---- more reductions
+
+def torch_prod(T, x, axis, keepdims):
+    """torch.prod, one axis at a time (it takes a single dim)."""
+    axes = tuple(range(x.ndim)) if axis is None else tuple(
+        a % x.ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+    for a in sorted(axes, reverse=True):
+        x = T.prod(x, dim=a, keepdim=True)
+    if not keepdims and axes:
+        x = x.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+    return x * 1
+
+
+@st.composite
+def ddof_specs(draw):
+    """A reduction spec and a ddof (1 only where more than one element is
+    reduced)."""
+    spec = draw(reduction_specs())
+    shape, axis = spec['shapes'][0], spec['axis']
+    axes = range(len(shape)) if axis is None else (
+        axis if isinstance(axis, tuple) else (axis,))
+    n = int(np.prod([shape[a] for a in axes], dtype=int))
+    spec['ddof'] = draw(st.sampled_from([0, 1])) if n > 1 else 0
+    return spec
+
+
+DDOF_EXAMPLES = tuple(dict(s, ddof=0) for s in REDUCTION_EXAMPLES) + (
+    shapes_spec((2, 3), axis=None, ddof=1, keepdims=False),
+    shapes_spec((2, 3, 4), axis=(0, 2), ddof=1, keepdims=True),
+    shapes_spec((5,), axis=-1, ddof=1, keepdims=False))
+
+
+def torch_moment(name):
+    def moment(T, x, axis, ddof, keepdims):
+        axes = tuple(range(x.ndim)) if axis is None else axis
+        if axes == ():
+            return x * 0                  # one element each: no spread
+        return getattr(T, name)(x, dim=axes, correction=ddof, keepdim=keepdims)
+    return moment
+
+
+def _moment_method(name):
+    def fn(x, axis, ddof, keepdims):
+        return getattr(x, name)(axis, ddof, keepdims)
+    fn.__name__ = f'method_{name}'
+    return fn
+
+
+PROD_SAMPLE = with_specials(away_from((0.0,), 0.5, -1.5, 1.5))
+add_row('prod(x, axis, keepdims)', mg.prod, ['prod'], sample=PROD_SAMPLE,
+        specs=reduction_specs(), examples=REDUCTION_EXAMPLES, torch=torch_prod)
+add_row('x.prod(axis, keepdims)', _reduce_method('prod'), ['prod'],
+        sample=PROD_SAMPLE, specs=reduction_specs(),
+        examples=REDUCTION_EXAMPLES, torch=torch_prod, uses=['prod'])
+for name in ('var', 'std'):
+    add_row(f'{name}(x, axis, ddof, keepdims)', getattr(mg, name), [name],
+            specs=ddof_specs(), examples=DDOF_EXAMPLES,
+            torch=torch_moment(name))
+    add_row(f'x.{name}(axis, ddof, keepdims)', _moment_method(name), [name],
+            specs=ddof_specs(), examples=DDOF_EXAMPLES,
+            torch=torch_moment(name), uses=[name])
+
+
+@st.composite
+def one_axis_specs(draw, allow_0d=True):
+    """A shape and one axis (an int, negative too, or None: flattened)."""
+    shape = draw(hnp.array_shapes(min_dims=0 if allow_0d else 1, max_dims=3,
+                                  min_side=1, max_side=4))
+    nd = len(shape)
+    axes = [st.none()] + ([st.integers(-nd, nd - 1)] if nd else [])
+    return {'shapes': (shape,), 'axis': draw(st.one_of(axes))}
+
+
+ONE_AXIS_EXAMPLES = (shapes_spec((2, 3), axis=1), shapes_spec((2, 3), axis=0),
+                     shapes_spec((2, 3, 4), axis=-2),
+                     shapes_spec((2, 3), axis=None),
+                     shapes_spec((1,), axis=0), shapes_spec((4,), axis=-1),
+                     shapes_spec((3, 1), axis=1))
+
+
+def _torch_along(function):
+    def along(T, x, axis):
+        return function(T, x.reshape(-1), 0) if axis is None else function(
+            T, x, axis)
+    return along
+
+
+def _torch_cumsum(T, x, axis):
+    return T.cumsum(x, dim=axis)
+
+
+def _torch_sort(T, x, axis):
+    return T.sort(x, dim=axis).values
+
+
+add_row('cumsum(x, axis)', mg.cumsum, ['cumsum'], specs=one_axis_specs(),
+        examples=ONE_AXIS_EXAMPLES + (shapes_spec((), axis=None),),
+        torch=_torch_along(_torch_cumsum))
+add_row('x.cumsum(axis)', _axis_method('cumsum'), ['cumsum'],
+        specs=one_axis_specs(),
+        examples=ONE_AXIS_EXAMPLES + (shapes_spec((), axis=None),),
+        torch=_torch_along(_torch_cumsum), uses=['cumsum'])
+add_row('sort(x, axis)', mg.sort, ['sort'], sample=distinct,
+        specs=one_axis_specs(allow_0d=False), examples=ONE_AXIS_EXAMPLES,
+        torch=_torch_along(_torch_sort))
+
+
 # ------------------------------------------------------- kinks and ties
 
 @dataclass(frozen=True)
