@@ -1312,6 +1312,57 @@ add_row('sort(x, axis)', mg.sort, ['sort'], sample=distinct,
         torch=_torch_along(_torch_sort))
 
 
+# ---- einsum with ...
+
+ELLIPSIS_SUBSCRIPTS = (  # subscripts, how many operands have ...
+    ('...ij,...jk->...ik', 2), ('...ij,jk', 1), ('i...->...i', 1),
+    ('...,...->...', 2), ('...i,...i', 2), ('ij...,jk->ik...', 1),
+    ('...i,i->...', 1), ('a...b->b...a', 1),
+    ('...ij->ji', 1))      # ... left out of the output: summed, as PyTorch
+
+
+@st.composite
+def ellipsis_specs(draw):
+    """Subscripts with ..., the ... axes of each operand drawn mutually
+    broadcastable (size-1 axes, fewer axes, none at all)."""
+    subscripts, count = draw(st.sampled_from(ELLIPSIS_SUBSCRIPTS))
+    batch = draw(hnp.mutually_broadcastable_shapes(
+        num_shapes=count, min_dims=0, max_dims=2, min_side=1,
+        max_side=3)).input_shapes
+    return ellipsis_spec(subscripts, batch)
+
+
+def ellipsis_spec(subscripts, batch, sides=(2, 3, 4)):
+    inputs = subscripts.split('->')[0].split(',')
+    letters = sorted(set(''.join(inputs).replace('.', '')))
+    size = {c: sides[i % len(sides)] for i, c in enumerate(letters)}
+    shapes, extra = [], iter(batch)
+    for sub in inputs:
+        head, _, tail = sub.partition('...')
+        middle = next(extra) if '...' in sub else ()
+        shapes.append(tuple(size[c] for c in head) + tuple(middle) +
+                      tuple(size[c] for c in tail))
+    return {'shapes': tuple(shapes), 'subscripts': subscripts}
+
+
+ELLIPSIS_EXAMPLES = (
+    ellipsis_spec('...ij,...jk->...ik', [(5, 1), (4,)]),
+    ellipsis_spec('...ij,...jk->...ik', [(), (2,)]),
+    ellipsis_spec('...ij,jk', [(2,)]), ellipsis_spec('i...->...i', [(3, 1)]),
+    ellipsis_spec('...,...->...', [(3, 1), (4,)]),
+    ellipsis_spec('...,...->...', [(), ()]),
+    ellipsis_spec('...i,...i', [(1,), (3,)]),
+    ellipsis_spec('ij...,jk->ik...', [(2,)]),
+    ellipsis_spec('...i,i->...', [(1, 2)]),
+    ellipsis_spec('a...b->b...a', [()]),
+    ellipsis_spec('...ij->ji', [(2, 1)]))
+
+add_row('einsum with ...', _einsum, ['einsum'], specs=ellipsis_specs(),
+        examples=ELLIPSIS_EXAMPLES,
+        torch=lambda T, *xs, subscripts: T.einsum(subscripts, *xs),
+        public=[mg.einsum])
+
+
 # ------------------------------------------------------- kinks and ties
 
 @dataclass(frozen=True)
