@@ -23,6 +23,16 @@ A row says
   `public`: the public functions it calls, `uses`: the Value methods;
 - `torch(T, *tensors, **params)`: the PyTorch equivalent (T is the module);
 - `strict`: None, or why the row is left out of the array_api_strict run.
+
+How to add an op: write its block in the module of its kind under
+micrograd/ops/ (the math as a comment, `NAME_forward`, `NAME_backward`
+returning one gradient per input, the `Op` record with its kind, the public
+function marked `@public`), then one `add_row` here: the function, a
+hypothesis strategy of specs and fixed examples (0-d, size-1 and
+broadcasting shapes), a sampler inside the op's domain (`with_specials` where
+it is smooth at 0 and at ties, away from its kinks and jumps otherwise), and
+the PyTorch equivalent. Every test module then checks it; add a second row
+with `uses=[NAME]` if it is a Value method.
 """
 from __future__ import annotations
 
@@ -1361,6 +1371,141 @@ add_row('einsum with ...', _einsum, ['einsum'], specs=ellipsis_specs(),
         examples=ELLIPSIS_EXAMPLES,
         torch=lambda T, *xs, subscripts: T.einsum(subscripts, *xs),
         public=[mg.einsum])
+
+
+# ---- micrograd.linalg
+
+def invertible(rng, shapes):
+    """Matrices (..., n, n) far from singular: I * 1.5 plus off-diagonal
+    elements in [-0.5, 0.5] (diagonally dominant for n <= 3), random rows
+    negated (determinants of both signs)."""
+    out = []
+    for s in shapes:
+        n = s[-1]
+        a = 1.5 * np.eye(n) + rng.uniform(-0.5, 0.5, s)
+        out.append(a * rng.choice([-1.0, 1.0], size=s[:-1] + (1,)))
+    return out
+
+
+def positive_definite(rng, shapes):
+    """B B^T + n I: symmetric, eigenvalues >= n."""
+    out = []
+    for s in shapes:
+        b = rng.uniform(-1.0, 1.0, s)
+        out.append(b @ np.swapaxes(b, -1, -2) + s[-1] * np.eye(s[-1]))
+    return out
+
+
+def invertible_then_any(rng, shapes):
+    return invertible(rng, shapes[:1]) + ANY(rng, shapes[1:])
+
+
+@st.composite
+def square_specs(draw):
+    n = draw(st.integers(1, 3))
+    batch = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1,
+                                  max_side=3))
+    return {'shapes': (batch + (n, n),)}
+
+
+SQUARE_EXAMPLES = (shapes_spec((3, 3)), shapes_spec((1, 1)),
+                   shapes_spec((2, 2, 2)), shapes_spec((2, 1, 3, 3)))
+
+
+@st.composite
+def solve_specs(draw):
+    """a (..., n, n) and b: (n,), or (..., n, k) with batches that
+    broadcast."""
+    n = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        batch = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1,
+                                      max_side=3))
+        return {'shapes': (batch + (n, n), (n,))}
+    ba, bb = draw(hnp.mutually_broadcastable_shapes(
+        num_shapes=2, min_dims=0, max_dims=2, min_side=1,
+        max_side=3)).input_shapes
+    return {'shapes': (ba + (n, n), bb + (n, draw(st.integers(1, 3))))}
+
+
+SOLVE_EXAMPLES = (shapes_spec((3, 3), (3,)), shapes_spec((3, 3), (3, 2)),
+                  shapes_spec((2, 3, 3), (3,)), shapes_spec((1, 1), (1,)),
+                  shapes_spec((2, 1, 2, 2), (3, 2, 1)),
+                  shapes_spec((2, 2), (4, 2, 3)))
+
+
+def torch_solve(T, a, b):
+    """torch.linalg.solve with NumPy's rule (b a vector only when 1-D):
+    a (..., n, k) b with batches broadcast out first."""
+    if b.ndim == 1:
+        return T.linalg.solve(a, b)
+    batch = T.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return T.linalg.solve(a.expand(batch + a.shape[-2:]),
+                          b.expand(batch + b.shape[-2:]))
+
+
+def _logabsdet(a):
+    return mg.linalg.slogdet(a).logabsdet
+
+
+def _symmetric(x, ns):
+    """(x + x^T) / 2 over the last two axes."""
+    axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return (x + (mg.transpose(x, axes) if ns is mg else x.permute(axes))) * 0.5
+
+
+def _cholesky_of_symmetric(a):
+    return mg.linalg.cholesky(_symmetric(a, mg))
+
+
+@st.composite
+def norm_specs(draw):
+    """axis None, one axis (vector norms) or two (Frobenius), keepdims."""
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1,
+                                  max_side=4))
+    nd = len(shape)
+    axes = [st.none()]
+    if nd:
+        axes.append(st.integers(-nd, nd - 1))
+    if nd >= 2:
+        axes.append(hnp.valid_tuple_axes(nd, min_size=2, max_size=2))
+    return {'shapes': (shape,), 'axis': draw(st.one_of(axes)),
+            'keepdims': draw(st.booleans())}
+
+
+NORM_EXAMPLES = (shapes_spec((3,), axis=None, keepdims=False),
+                 shapes_spec((2, 3), axis=None, keepdims=True),
+                 shapes_spec((2, 3), axis=1, keepdims=False),
+                 shapes_spec((2, 3, 4), axis=(0, 2), keepdims=False),
+                 shapes_spec((2, 3, 4), axis=(-1, -2), keepdims=True),
+                 shapes_spec((), axis=None, keepdims=False),
+                 shapes_spec((1,), axis=0, keepdims=True),
+                 shapes_spec((3, 1), axis=-1, keepdims=False))
+
+
+def torch_norm(T, x, axis, keepdims):
+    if x.ndim == 0:
+        return x.abs()
+    return T.linalg.vector_norm(x, ord=2, dim=axis, keepdim=keepdims)
+
+
+add_row('linalg.solve(a, b)', mg.linalg.solve, ['solve'],
+        sample=invertible_then_any, specs=solve_specs(),
+        examples=SOLVE_EXAMPLES, torch=torch_solve)
+add_row('linalg.inv(a)', mg.linalg.inv, ['inv'], sample=invertible,
+        specs=square_specs(), examples=SQUARE_EXAMPLES,
+        torch=lambda T, a: T.linalg.inv(a))
+add_row('linalg.det(a)', mg.linalg.det, ['det'], sample=invertible,
+        specs=square_specs(), examples=SQUARE_EXAMPLES,
+        torch=lambda T, a: T.linalg.det(a))
+add_row('linalg.slogdet(a).logabsdet', _logabsdet, ['slogdet'],
+        sample=invertible, specs=square_specs(), examples=SQUARE_EXAMPLES,
+        torch=lambda T, a: T.linalg.slogdet(a).logabsdet)
+add_row('linalg.cholesky((a + a^T) / 2)', _cholesky_of_symmetric,
+        ['cholesky'], sample=positive_definite, specs=square_specs(),
+        examples=SQUARE_EXAMPLES,
+        torch=lambda T, a: T.linalg.cholesky(_symmetric(a, T)))
+add_row('linalg.norm(x, axis, keepdims)', mg.linalg.norm, ['norm'],
+        specs=norm_specs(), examples=NORM_EXAMPLES, torch=torch_norm)
 
 
 # ------------------------------------------------------- kinks and ties
