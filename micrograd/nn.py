@@ -56,6 +56,13 @@ class Module:
         for name, p in params.items():
             p.data = arrays[name]
 
+    def zero_grad(self) -> None:
+        """Clear every parameter's `.grad` (to None), as the original
+        micrograd's training loop does before `backward` (which starts
+        from zero anyway)."""
+        for p in self.parameters():
+            p.grad = None
+
     def L2_norm(self) -> float:
         """sum_p sum(p**2) over the parameters: the squared L2 norm, under
         the original micrograd's name."""
