@@ -15,6 +15,14 @@ def test_prod_gradient_at_one_zero_is_the_product_of_the_others():
                              [8.0, 4.0, 2.0]])
 
 
+def test_prod_gradient_takes_no_division_by_the_element():
+    """1e-300 * 1e-300 * 1e300 underflows to 0, so out / x would give 0;
+    the product of the others of the first element is 1e-300 * 1e300 = 1."""
+    x = mg.Value(np.array([1e-300, 1e-300, 1e300]))
+    x.prod().backward()
+    assert_allclose(x.grad, [1.0, 1.0, 0.0])
+
+
 def test_sign_floor_ceil_give_zero_gradients():
     x = mg.Value(np.array([-1.5, 0.0, 2.0, 0.3]))
     (mg.sign(x) + mg.floor(x) * 2 + x.ceil() * 3).sum().backward()

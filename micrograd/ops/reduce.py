@@ -171,21 +171,27 @@ def log_softmax(x, axis=-1) -> Value:
     return apply(LOG_SOFTMAX, x, axis=_axes(axis, x.ndim, 'log_softmax'))
 
 
-# prod: z = prod_i x_i over `axis`;  dz/dx_i = prod_{j != i} x_j, which is
-# z / x_i where no x is 0; where one x_i is 0, the product of the others at
-# that i and 0 elsewhere; where two or more are 0, 0 everywhere
+# prod: z = prod_i x_i over `axis`;  dz/dx_i = prod_{j != i} x_j, the
+# product of the elements before i times that of the elements after i (no
+# division: exact where elements are 0, the product of the others at a
+# single 0 and 0 where there are two)
 def prod_forward(xp, x, axis, keepdims):
     return xp.prod(x, axis=axis, keepdims=keepdims)
 
 
 def prod_backward(xp, g, out, x, axis, keepdims, need):
-    zero = x == 0
-    zeros = xp.sum(xp.astype(zero, x.dtype), axis=axis, keepdims=True)
-    nonzero = xp.where(zero, 1.0, x)
-    others = xp.prod(nonzero, axis=axis, keepdims=True)   # of the nonzero x
-    grad = xp.where(zeros == 0, others / nonzero,
-                    xp.where(zero & (zeros == 1), others, 0.0))
-    return (_keep(xp, g, x.shape, axis, keepdims) * grad,)
+    kept = tuple(a for a in range(x.ndim) if a not in axis)
+    moved = xp.permute_dims(x, kept + axis)            # reduced axes last
+    n = math.prod(x.shape[a] for a in axis)
+    rows = xp.reshape(moved, tuple(moved.shape[:len(kept)]) + (n,))
+    before = xp.cumulative_prod(rows, axis=-1, include_initial=True)
+    after = xp.cumulative_prod(xp.flip(rows, axis=-1), axis=-1,
+                               include_initial=True)
+    others = before[..., :-1] * xp.flip(after[..., :-1], axis=-1)
+    others = xp.permute_dims(xp.reshape(others, tuple(moved.shape)),
+                             tuple((kept + axis).index(a)
+                                   for a in range(x.ndim)))
+    return (_keep(xp, g, x.shape, axis, keepdims) * others,)
 
 
 PROD = Op('prod', prod_forward, prod_backward, kind='reduce')
