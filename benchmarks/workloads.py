@@ -85,6 +85,9 @@ def w1_micrograd(X, y, steps, chunk=int(os.environ.get('CHUNK', -1))):
     opt = Adam(wrt=[W1, b1, W2, b2], learning_rate=0.01)
     if chunk:
         micrograd.chunked(loss, rows=None if chunk < 0 else chunk, workers=2)
+        # malloc keeps the chunks' memory: for the life of this process
+        w1_micrograd.memory = micrograd.keep_freed_memory()
+        w1_micrograd.memory.__enter__()
     else:
         micrograd.compile(loss)
 

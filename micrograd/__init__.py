@@ -12,10 +12,11 @@ if DTYPE not in ('float16', 'float32', 'float64', 'float128'):
 
 from .checks import detect_anomaly  # noqa: E402
 from .engine import OPS, Op, Value, apply  # noqa: E402
+from .executor import Executor, no_grad  # noqa: E402
 from . import ops  # noqa: E402
 from .ops import *  # noqa: E402,F401,F403  (every @public op function)
 from .gradcheck import gradcheck  # noqa: E402
-from .chunked import chunked  # noqa: E402
+from .chunked import chunked, keep_freed_memory  # noqa: E402
 from .compile import compile, compiled_source  # noqa: E402
 from .draw import draw_dot, to_dot  # noqa: E402
 from .profile import profile  # noqa: E402
@@ -25,7 +26,8 @@ from . import data, linalg, losses, nn, optim, train  # noqa: E402  (mg.nn.Linea
 # NumPy-style aliases
 multiply, divide, subtract, negative, power = mul, div, sub, neg, pow  # noqa: F405
 
-__all__ = ['DTYPE', 'OPS', 'Op', 'Value', 'apply', 'detect_anomaly',
+__all__ = ['DTYPE', 'Executor', 'OPS', 'Op', 'Value', 'apply',
+           'detect_anomaly', 'keep_freed_memory', 'no_grad',
            'gradcheck', *ops.__all__, 'multiply', 'divide', 'subtract',
            'negative', 'power', 'chunked', 'compile', 'compiled_source',
            'draw_dot', 'load', 'profile', 'save', 'to_dot']

@@ -3,8 +3,17 @@ data, computed a chunk of rows at a time, on a thread pool.
 
     loss = pinball(model(x), y, quantiles)        # x: Value(shape=(None, 100))
     micrograd.chunked(loss, workers=2)           # rows: about 1 MiB arrays
-    loss.forward(x=X, y=Y)                        # forward and backward, chunked
-    loss.backward()                               # (already done: a no-op)
+    loss.forward(x=X, y=Y)          # the loss and its gradients, chunk by chunk
+    loss.backward()                 # (computed with the forward: nothing to do)
+    with micrograd.no_grad():
+        loss.forward(x=X, y=Y)      # the loss only: no backward, cheaper
+
+A chunk's activations live only while it runs, so the gradients cannot be
+computed later from stored activations: when a backward is expected (the
+loss needs a gradient, outside `no_grad`), forward computes them with the
+loss, in one pass. Under `no_grad` it computes the loss only; a
+`backward()` after that (or one given a gradient) runs the forward and
+backward again on the leaves' data.
 
 Each chunk runs the compiled graph (see compile.py) on its rows in local
 variables; the chunks' parameter gradients are added up. For a mean, chunk c
@@ -21,15 +30,20 @@ indexing rows) is refused with an error naming the op.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
+import os
 import platform
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from .compile import Plan
-from .checks import FeedError, check_feeds as _check_feeds, feed as _feed
-from .engine import Value, prepare
+from .checks import FeedError, check_feeds, feed
+from .engine import Value
+from .executor import Executor
 from .ops import MEAN, SUM
+
 
 def _keeps_rows(node: Value, batch: set) -> bool:
     """Does `node` keep each row of its batch inputs apart, on axis 0? The
@@ -104,19 +118,27 @@ def _itemsize(node: Value) -> int:
 CACHE_BYTES = 1 << 20       # rows=None: the widest temporary about this big
 
 
-class ChunkedPlan:
-    """forward(feeds) runs forward and backward chunk by chunk.
+class ChunkedPlan(Executor):
+    """The chunked executor: forward(feeds, grads) runs the compiled step
+    (forward and backward) chunk by chunk when `grads`, the compiled
+    forward alone (`Plan.evaluate`) otherwise.
 
-    The thread pool and the BLAS thread limit are made once, when a step
-    first has more than one chunk, and kept for the life of the plan; a
-    step of one chunk uses neither (it costs what the compiled step does)."""
-    grads_in_forward = True
+    The thread pool is made once, when a step first has more than one
+    chunk, and kept for the life of the plan; a step of one chunk uses no
+    pool (it costs what the compiled step does). While the chunks of a step
+    run on several workers, BLAS is held to `blas_threads` threads (then
+    restored; None: left alone)."""
 
-    def __init__(self, root: Value, rows: int, workers: int, previous=None):
+    def __init__(self, root: Value, rows: int, workers: int, previous=None,
+                 blas_threads: int | None = 1):
         if rows is not None and (not isinstance(rows, int) or rows < 1) or \
                 not isinstance(workers, int) or workers < 1:
             raise ValueError('chunked: rows (or None) and workers must be '
                              'positive ints')
+        if blas_threads is not None and (
+                not isinstance(blas_threads, int) or blas_threads < 1):
+            raise ValueError('chunked: blas_threads must be a positive int '
+                             f'or None, got {blas_threads!r}')
         # chunked again: the inner nodes' data is gone, the analysis stays
         self.analysis = (previous.analysis if previous is not None else
                          batch_analysis(root))
@@ -124,44 +146,70 @@ class ChunkedPlan:
         if rows is None:                # chunks whose arrays stay in cache
             rows = min(65536, max(256, CACHE_BYTES // max(width, 1)))
         self.root, self.rows, self.workers = root, rows, workers
+        self.blas_threads = blas_threads
         self.plan = Plan(root)
         self.epoch, self.topo = self.plan.epoch, self.plan.topo
         self.named = [n for n in self.topo if n.op is None and n.name]
         self.inner = [(n, NotKept(n)) for n in self.topo
                       if n.op is not None and n is not root]
         self.pool = self.blas = self._ones = None
+        self.has_grads = False          # did the last forward fill them?
 
-    def forward(self, feeds):
-        _check_feeds(self.topo, feeds)
+    def forward(self, feeds, grads):
+        check_feeds(self.topo, feeds)
         for node in self.named:
-            _feed(node, feeds)                     # checks shapes, casts
+            feed(node, feeds)                      # checks shapes, casts
+        self.has_grads = False
+        self._run(None if grads else False)
+        return self.has_grads
+
+    def backward(self, seed):
+        """The gradients: computed by the forward already, unless it ran
+        under no_grad or a gradient `seed` is given (then a chunked forward
+        and backward runs again, on the leaves' data)."""
+        if seed is not None or not self.has_grads:
+            self._run(seed)
+
+    def _run(self, seed):
+        """One chunked pass over the named leaves' data: the loss only
+        (seed False), or the loss and the gradients for `seed` (None:
+        ones), stored on the root and the leaves."""
         full = {n.name: n.data for n in self.named}
         sizes = {full[name].shape[0] for name in self.batch_names}
         if len(sizes) != 1:
             raise FeedError('chunked: the batch placeholders have different '
-                             f'numbers of rows: {sorted(sizes)}')
-        total = sizes.pop()
-        root = self.root
-        if self._ones is None:
-            self._ones = root.bk.ones(root.data.shape, dtype=root.data.dtype)
+                            f'numbers of rows: {sorted(sizes)}')
+        total, root = sizes.pop(), self.root
+        if seed is None:
+            if self._ones is None:
+                self._ones = root.bk.ones(root.data.shape,
+                                          dtype=root.data.dtype)
+            seed = self._ones
         if total <= self.rows:          # one chunk (or none): the whole batch
-            loss, grads = self.plan.step(full, self._ones)
+            result = (self.plan.evaluate(full) if seed is False else
+                      self.plan.step(full, seed))
         else:
-            loss, grads = self._chunks(full, total)
+            result = self._chunks(full, total, seed)
         for node, marker in self.inner:  # (their .grad stays None)
             node.data = marker
+        if seed is False:
+            root.data = result
+            return
+        loss, grads = result
         for leaf, g in zip(self.plan.leaves, grads):
             leaf.grad = g
-        root.data, root.grad = loss, self._ones
+        root.data, root.grad = loss, seed
+        self.has_grads = True
 
-    def _chunks(self, full, total):
-        """The loss and gradients, added up over chunks of rows: at most
-        `rows` rows a chunk, in a multiple of `workers` equal chunks."""
+    def _chunks(self, full, total, seed):
+        """The loss (seed False), or the loss and the gradients, added up
+        over chunks of rows: at most `rows` rows a chunk, in a multiple of
+        `workers` equal chunks."""
         count = -(-total // self.rows)
         count = -(-count // self.workers) * self.workers
         cuts = [total * k // count for k in range(count + 1)]
         bounds = [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
-        bk, ones = self.root.bk, self._ones
+        bk = self.root.bk
 
         def run_chunk(bound):
             a, b = bound
@@ -169,8 +217,10 @@ class ChunkedPlan:
             for name in self.batch_names:
                 chunk[name] = full[name][a:b, ...]
             scale = (b - a) / total if self.kind == 'mean' else 1.0
-            loss, grads = self.plan.step(chunk, bk.full(
-                ones.shape, scale, dtype=ones.dtype))
+            if seed is False:
+                return self.plan.evaluate(chunk) * scale
+            loss, grads = self.plan.step(chunk, bk.asarray(
+                seed * scale, dtype=seed.dtype))
             return loss * scale, grads
 
         if self.workers == 1:
@@ -178,9 +228,15 @@ class ChunkedPlan:
         else:
             if self.pool is None:
                 self.pool = ThreadPoolExecutor(self.workers)
-                self.blas = _BlasThreads()
-            with self.blas:
+            if self.blas is None and self.blas_threads is not None:
+                self.blas = _BlasThreads(self.blas_threads)
+            with self.blas or contextlib.nullcontext():
                 results = list(self.pool.map(run_chunk, bounds))
+        if seed is False:
+            loss = results[0]
+            for chunk_loss in results[1:]:
+                loss = loss + chunk_loss
+            return loss
         loss, grads = results[0]
         grads = list(grads)
         for chunk_loss, chunk_grads in results[1:]:
@@ -190,21 +246,21 @@ class ChunkedPlan:
 
     def rebuild(self) -> ChunkedPlan:
         """A new plan for the same root (a leaf's requires_grad changed)."""
-        return ChunkedPlan(self.root, self.rows, self.workers, previous=self)
+        return ChunkedPlan(self.root, self.rows, self.workers, self,
+                           self.blas_threads)
 
-    def backward(self, grad=None):
-        if grad is not None:
-            raise ValueError('chunked: backward() takes no gradient; the '
-                             'loss itself is differentiated in forward()')
+    def source(self) -> str:
+        return self.plan.source()
 
 
 class _BlasThreads:
-    """BLAS at one thread while the chunks run on several workers
+    """BLAS at `threads` threads while the chunks run on several workers
     (threadpoolctl, when installed; otherwise set OPENBLAS_NUM_THREADS=1
     yourself): the libraries are looked up once, the limit is set on entry
     and the previous limits restored on exit."""
 
-    def __init__(self):
+    def __init__(self, threads: int = 1):
+        self.threads = threads
         try:
             from threadpoolctl import ThreadpoolController
             self.controller = ThreadpoolController()
@@ -214,7 +270,7 @@ class _BlasThreads:
 
     def __enter__(self):
         if self.controller is not None:
-            self.limit = self.controller.limit(limits=1)
+            self.limit = self.controller.limit(limits=self.threads)
         return self
 
     def __exit__(self, *exc):
@@ -251,42 +307,75 @@ class NotKept:
         return f'<{self.op} data not kept by a chunked forward>'
 
 
-def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to keep freed chunk-sized arrays for reuse.
+class keep_freed_memory:
+    """`with keep_freed_memory(): train...`: glibc's malloc keeps freed
+    chunk-sized arrays for reuse, for the duration of the block.
 
     By default glibc hands a freed block of a few MB back to the system and
     the next step's array of the same size is faulted in again, page by page
-    (W1 with 65,536-row chunks: about 150,000 page faults a step). With
-    arrays up to 32 MiB taken from the heap, and up to 256 MiB of free heap
-    kept, each step reuses the previous step's memory. The peak is
-    unchanged; what stays reserved is about one step's chunk temporaries.
-    Returns False where malloc is not glibc's (nothing is changed there)."""
-    global _kept
-    if _kept is None:
-        _kept = False
-        if platform.system() == 'Linux' and platform.libc_ver()[0] == 'glibc':
-            try:
-                mallopt = ctypes.CDLL(None).mallopt
+    (W1 with 65,536-row chunks: about 150,000 page faults a step). Inside
+    the block, arrays up to 32 MiB are taken from the heap and up to 256
+    MiB of free heap is kept, so each step reuses the previous step's
+    memory: the peak is unchanged, about one step's chunk temporaries stay
+    reserved. This is a setting of the whole process (every thread); on
+    exit the thresholds in force before are set again (glibc's defaults, or
+    MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ from the environment).
+    `as kept`: False where malloc is not glibc's (nothing is changed)."""
+    _depth = 0
+    _lock = threading.Lock()
+
+    def __enter__(self) -> bool:
+        with keep_freed_memory._lock:
+            mallopt = _mallopt()
+            if mallopt is None:
+                return False
+            if keep_freed_memory._depth == 0:
                 # M_MMAP_THRESHOLD = -3, M_TRIM_THRESHOLD = -1
-                _kept = bool(mallopt(-3, 32 << 20) and mallopt(-1, 256 << 20))
-            except (OSError, AttributeError):
-                pass
-    return _kept
+                if not (mallopt(-3, 32 << 20) and mallopt(-1, 256 << 20)):
+                    return False
+            keep_freed_memory._depth += 1
+            self.entered = True
+            return True
+
+    def __exit__(self, *exc):
+        if not getattr(self, 'entered', False):
+            return
+        with keep_freed_memory._lock:
+            keep_freed_memory._depth -= 1
+            if keep_freed_memory._depth == 0:
+                mallopt = _mallopt()
+                mallopt(-3, _environ_int('MALLOC_MMAP_THRESHOLD_', 128 << 10))
+                mallopt(-1, _environ_int('MALLOC_TRIM_THRESHOLD_', 128 << 10))
 
 
-_kept = None
+def _environ_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ[name])
+    except (KeyError, ValueError):
+        return default
 
 
-def chunked(root: Value, rows: int | None = None, workers: int = 2,
-            keep_memory: bool = True) -> Value:
-    """Make `root.forward(**feeds)` compute the loss and its gradients
-    `rows` rows at a time on `workers` threads; returns root. rows=None
-    sizes the chunks so that the widest temporary array is about 1 MiB
-    (8,192 rows of 32 float32), small enough to stay in cache. With
-    `keep_memory`, glibc keeps freed chunk arrays for the next step (see
-    keep_freed_memory)."""
-    previous = root._plan if isinstance(root._plan, ChunkedPlan) else None
-    root._plan = ChunkedPlan(root, rows, workers, previous)
-    if keep_memory:
-        keep_freed_memory()
+def _mallopt():
+    """glibc's mallopt, or None."""
+    if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc':
+        return None
+    try:
+        return ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return None
+
+
+def chunked(root: Value, rows: int | None = None, workers: int = 2, *,
+            blas_threads: int | None = 1) -> Value:
+    """Make `root.forward(**feeds)` compute the loss (and, when a backward
+    is expected, its gradients) `rows` rows at a time on `workers` threads;
+    returns root. rows=None sizes the chunks so that the widest temporary
+    array is about 1 MiB (8,192 rows of 32 float32), small enough to stay
+    in cache. While a step's chunks run on several workers, BLAS libraries
+    are held to `blas_threads` threads (threadpoolctl; restored after each
+    step; None leaves them alone). Nothing else of the process is changed:
+    see `keep_freed_memory` to let malloc keep the chunks' memory."""
+    previous = root.executor if isinstance(root.executor, ChunkedPlan) \
+        else None
+    root.executor = ChunkedPlan(root, rows, workers, previous, blas_threads)
     return root

@@ -30,6 +30,12 @@ gradient that only needs broadcasting is left small where the next rule is
 elementwise (it broadcasts for free there). New leaf shapes (a new batch
 size) get their own specialised code, kept for when they come back.
 
+The code is written in two parts: the forward and backward SCHEDULES
+(`forward_schedule`, `backward_schedule`: rule calls, fits, accumulations
+and frees, as data) are built once per plan; each kind of function
+(stored or in local variables, generic or specialised, in blocks) is a
+rendering of them, and the generic backward runs the schedule directly.
+
 A long function (more than BLOCK lines) is written as blocks called in
 turn, passing the values live between them in a dict: Python compiles one
 huge function slowly and with a large peak of memory.
@@ -42,9 +48,11 @@ import keyword
 import math
 import re
 import threading
+from typing import NamedTuple
 
-from .checks import check_feeds as _check_feeds, feed as _feed
+from .checks import check_feeds, feed
 from .engine import Value, prepare, sum_axes
+from .executor import Executor
 
 # Settings written into the code as they are; anything else (a NumPy
 # scalar, inf or nan, an array) is bound in the namespace as a constant.
@@ -92,29 +100,32 @@ def _rule_names(topo) -> dict:
     return names
 
 
-class Plan:
-    """The generated forward and backward of one root. Each function is
-    written and compiled when first used: `forward` at the first forward,
-    a backward for given leaf shapes at the first backward that meets them
-    (that one walks the graph, as the generic code in compiled_source
-    reads, noting the shapes), `step` likewise for `chunked`."""
-    grads_in_forward = False
+class Plan(Executor):
+    """The generated forward and backward of one root (an `Executor`).
+    Each function is written and compiled when first used: `forward` at
+    the first forward, a backward for given leaf shapes at the first
+    backward that meets them (that one walks the graph, as the generic code
+    in compiled_source reads, noting the shapes), `step` and `evaluate`
+    likewise for `chunked`."""
 
     def __init__(self, root: Value):
         self.epoch = prepare(root)      # requires_grad flags up to date
         self.root, self.topo = root, root.topo()
         self.index = {id(n): i for i, n in enumerate(self.topo)}
         self.rules = _rule_names(self.topo)
-        self.ns = {'xp': root.bk, 'N': self.topo, 'check_feeds': _check_feeds,
-                   'feed': _feed}
-        self.ns.update({name: rule for rule, name in self.rules.items()})
+        # the globals of the generated code: the rules by name, constants
+        self.namespace = {'xp': root.bk, 'N': self.topo,
+                          'check_feeds': check_feeds, 'feed': feed}
+        self.namespace.update({name: rule
+                               for rule, name in self.rules.items()})
         self.leaves = [n for n in self.topo
                        if n.op is None and n.requires_grad]
-        self.edges = self._edges()
-        self.special = {}               # leaf shapes -> backward
-        self.special_step = {}          # leaf shapes -> step
-        self.source_special = ''
-        self._ones = None
+        self.forward_steps = forward_schedule(self.topo, self.index)
+        self.backward_steps = backward_schedule(self.topo, self.index)
+        self.backward_for_shapes = {}   # leaf shapes -> backward(seed)
+        self.step_for_shapes = {}       # leaf shapes -> step(feeds, seed)
+        self.specialised_source = ''
+        self._ones = self._forward = self._evaluate = None
         self._lock = threading.Lock()   # chunk threads may write code at once
         for node in self.topo:
             node.grad = None
@@ -123,35 +134,49 @@ class Plan:
         """A new plan for the same root (a leaf's requires_grad changed)."""
         return Plan(self.root)
 
-    @property
     def source(self) -> str:
         """The generic code (as text: it is never compiled; the first
-        backward for new leaf shapes does what it says, walking the graph)."""
-        return '\n\n'.join([
+        backward for new leaf shapes does what it says, walking the graph),
+        then the code specialised for the most recent new leaf shapes."""
+        return '\n\n'.join(filter(None, [
             *self._forward_source(), *self._backward_source(),
-            *self._step_source(), self._signature_source()])
+            *self._step_source(), self._signature_source(),
+            self.specialised_source]))
 
     def _define(self, sources) -> dict:
         """Compile `sources` (functions' source texts) one by one in a copy
         of the namespace; return that."""
-        ns = dict(self.ns)
+        namespace = dict(self.namespace)
         for source in sources:
             exec(builtins.compile(source, f'<micrograd plan {id(self):x}>',
-                                  'exec'), ns)
-        return ns
+                                  'exec'), namespace)
+        return namespace
 
     def _signatures(self):
         if 'signature' not in self.__dict__:
-            ns = self._define([self._signature_source()])
-            self.step_signature = ns['step_signature']
-            self.signature = ns['signature']
+            defined = self._define([self._signature_source()])
+            self.step_signature = defined['step_signature']
+            self.signature = defined['signature']
 
-    def forward(self, feeds):
-        """The first forward writes the code; later ones run it directly."""
-        with self._lock:
-            self._signatures()
-            self.forward = self._define(self._forward_source())['forward']
-        self.forward(feeds)
+    def forward(self, feeds, grads=False):
+        """The first forward writes the code; later ones run it directly.
+        (The gradients wait for backward: returns False.)"""
+        if self._forward is None:
+            with self._lock:
+                self._signatures()
+                self._forward = self._define(self._forward_source())['forward']
+        self._forward(feeds)
+        return False
+
+    def evaluate(self, feeds):
+        """The root's data from `feeds` in local variables, nothing stored
+        (thread-safe; named leaves taken from `feeds`, checked by the
+        caller): a forward that no backward follows."""
+        if self._evaluate is None:
+            with self._lock:
+                self._evaluate = self._define(
+                    self._evaluate_source())['evaluate']
+        return self._evaluate(feeds)
 
     def backward(self, grad=None):
         root = self.root
@@ -164,9 +189,9 @@ class Plan:
             with self._lock:
                 self._signatures()
         sig = self.signature()
-        code = self.special.get(sig)
+        code = self.backward_for_shapes.get(sig)
         if code is None:
-            self._trace([n.data for n in self.topo], grad, sig, pure=False)
+            self._trace([n.data for n in self.topo], grad, sig, False)
         else:
             code(grad)
 
@@ -177,7 +202,7 @@ class Plan:
             with self._lock:
                 self._signatures()
         sig = self.step_signature(feeds)
-        code = self.special_step.get(sig)
+        code = self.step_for_shapes.get(sig)
         if code is None:
             values = []
             for node in self.topo:
@@ -188,37 +213,24 @@ class Plan:
                     values.append(node.op.forward(
                         self.root.bk, *[values[self.index[id(p)]]
                                         for p in node.parents], **node.meta))
-            return self._trace(values, seed, sig, pure=True)
+            return self._trace(values, seed, sig, True)
         return code(feeds, seed)
 
     # ---- specialisation on shapes -------------------------------------
-    def _edges(self):
-        """{(node i, parent position): (k, lazy)} for each edge that can
-        carry a gradient; k numbers them; lazy: the gradient may stay
-        unbroadcast, as the parent's own rule is elementwise."""
-        edges = {}
-        for i, node in enumerate(self.topo):
-            if node.op is None or not node.requires_grad:
-                continue
-            for pos, parent in enumerate(node.parents):
-                if parent.requires_grad:
-                    lazy = (parent.op is not None and
-                            parent.op.kind == 'elementwise')
-                    edges[i, pos] = (len(edges), lazy)
-        return edges
-
-    def _trace(self, values, seed, sig, pure):
-        """The generic backward: walk the graph from `seed`, given every
-        node's data (`values`), fitting each gradient to its parent's shape
-        at run time and noting the shapes; then write and keep the code
-        specialised for these leaf shapes. Returns what step() returns."""
-        xp, topo, edges = self.root.bk, self.topo, self.edges
+    def _trace(self, values, seed, sig, in_locals):
+        """The generic backward: run the backward schedule from `seed`,
+        given every node's data (`values`), fitting each gradient to its
+        parent's shape at run time and noting the shapes; then write and
+        keep the code specialised for these leaf shapes (a backward, or
+        `in_locals` a step). Returns what step() returns."""
+        xp, topo = self.root.bk, self.topo
         shapes = {}
 
-        def fit(k, t, shape, lazy):
+        def fit(edge, t, shape, elementwise_next):
             tshape, shape = tuple(t.shape), tuple(shape)
-            shapes[k] = tshape, shape
-            axes, summed, kept, spread = fitting(tshape, shape, lazy)
+            shapes[edge] = tshape, shape
+            axes, summed, kept, spread = fitting(tshape, shape,
+                                                 elementwise_next)
             if axes:
                 t = xp.sum(t, axis=axes)
             if summed != kept:
@@ -226,53 +238,46 @@ class Plan:
             return xp.broadcast_to(t, shape) if spread else t
 
         last = len(topo) - 1
-        grads = {last: seed}
-        for i in range(last, -1, -1):
-            node = topo[i]
-            if i not in grads or node.op is None or not node.requires_grad:
-                continue
-            parents = [self.index[id(p)] for p in node.parents]
-            args = [values[j] for j in parents]
-            need, twice = self._need(node, parents)
-            outs = list(node.op.backward(xp, grads[i], values[i], *args,
-                                         need=need, **node.meta))
-            if twice:
-                outs[1] = outs[0]
-            for pos, (t, j) in enumerate(zip(outs, parents)):
-                if (i, pos) in edges:
-                    k, lazy = edges[i, pos]
-                    t = fit(k, t, values[j].shape, lazy)
-                    grads[j] = grads[j] + t if j in grads else t
-            if i != last:
-                del grads[i]
-        result = [grads[i] if i in grads else
+        grads, temps = {last: seed}, []
+        for group in self.backward_steps.groups:
+            for step in group:
+                if type(step) is RuleCall:
+                    node = topo[step.node]
+                    temps = list(node.op.backward(
+                        xp, grads[step.node], values[step.node],
+                        *[values[j] for j in step.parents], need=step.need,
+                        **node.meta))
+                    if step.twice:
+                        temps[1] = temps[0]
+                elif type(step) is Fit:
+                    temps[step.temp] = fit(
+                        step.edge, temps[step.temp],
+                        values[step.parent].shape, step.elementwise_next)
+                elif type(step) is Accumulate:
+                    t, j = temps[step.temp], step.parent
+                    grads[j] = t if step.first else grads[j] + t
+                else:                   # Free
+                    del grads[step.node]
+        result = [grads[i] if reached else
                   xp.zeros(values[i].shape, dtype=values[i].dtype)
-                  for i, node in enumerate(topo)
-                  if node.op is None and node.requires_grad]
+                  for i, reached in self.backward_steps.leaves]
         with self._lock:
-            if pure:
+            if in_locals:
                 sources = self._step_source(shapes)
-                self.special_step[sig] = self._define(sources)['step']
+                self.step_for_shapes[sig] = self._define(sources)['step']
             else:
                 sources = self._backward_source(shapes)
-                self.special[sig] = self._define(sources)['backward']
-            self.source_special = (f'# specialised for leaf shapes {sig}\n'
-                                   + '\n\n'.join(sources))
-        if pure:
+                self.backward_for_shapes[sig] = \
+                    self._define(sources)['backward']
+            self.specialised_source = (
+                f'# specialised for leaf shapes {sig}\n' + '\n\n'.join(sources))
+        if in_locals:
             return values[last], tuple(result)
         for leaf, g in zip(self.leaves, result):
             leaf.grad = g
         topo[last].grad = seed
 
-    def _need(self, node, parents):
-        """`need` for the rule, and whether its two gradients are one
-        (x * x, a symmetric op: the rule is asked for one, used twice)."""
-        need = tuple(p.requires_grad for p in node.parents)
-        twice = (node.op.symmetric and need == (True, True)
-                 and parents[0] == parents[1])
-        return ((True, False) if twice else need), twice
-
-    # ---- source generation ---------------------------------------------
+    # ---- rendering the schedules as source -------------------------------
     def _call(self, rule, node, args):
         """`rule(xp, args..., meta...)`; simple settings become literals."""
         name = self.rules[rule]
@@ -283,7 +288,7 @@ class Plan:
                 parts.append(f'{key}={literal}')
             else:
                 const = f'k{self.index[id(node)]}_{key}'
-                self.ns[const] = value
+                self.namespace[const] = value
                 parts.append(f'{key}={const}')
         return f'{name}({", ".join(parts)})'
 
@@ -291,12 +296,13 @@ class Plan:
         """signature() and step_signature(feeds): the shapes of the leaves,
         which fix the shape of every array in the graph."""
         lines = []
-        for pure in (False, True):
-            items = [f'feeds[{n.name!r}].shape' if pure and n.name is not None
+        for from_feeds in (False, True):
+            items = [f'feeds[{n.name!r}].shape'
+                     if from_feeds and n.name is not None
                      else f'N[{i}].data.shape'
                      for i, n in enumerate(self.topo) if n.op is None]
-            lines.append(f'def {"step_" if pure else ""}signature('
-                         f'{"feeds" if pure else ""}):\n'
+            lines.append(f'def {"step_" if from_feeds else ""}signature('
+                         f'{"feeds" if from_feeds else ""}):\n'
                          f'    return ({"".join(s + ", " for s in items)})')
         return '\n\n'.join(lines)
 
@@ -311,133 +317,259 @@ class Plan:
         """forward(feeds): each node's data computed and stored."""
         return _function('forward', 'feeds', [
             ['    if feeds:', '        check_feeds(N, feeds)'],
-            *self._forward_lines()])
+            *self._render_forward(in_locals=False)])
+
+    def _evaluate_source(self):
+        """evaluate(feeds): the forward in local variables, returning the
+        root's data."""
+        return _function('evaluate', 'feeds', [
+            *self._render_forward(in_locals=True),
+            [f'    return {self._ref(len(self.topo) - 1)}']])
 
     def _backward_source(self, shapes=None):
         """backward(seed) storing the leaves' gradients. Generic (shapes
         None): every gradient goes through fit(). Given the shapes fit()
         noted: only the sums and broadcasts they call for."""
         return _function('backward', 'seed, fit' if shapes is None else
-                         'seed', self._backward_lines(False, shapes))
+                         'seed', self._render_backward(False, shapes))
 
     def _step_source(self, shapes=None):
         """step(feeds, seed): forward and backward in local variables,
         named leaves taken from `feeds` (checked by the caller); returns
         (root data, gradients of self.leaves)."""
         return _function('step', 'feeds, seed, fit=None', [
-            *self._forward_lines(pure=True),
-            *self._backward_lines(True, shapes)])
+            *self._render_forward(in_locals=True),
+            *self._render_backward(True, shapes)])
 
-    def _forward_lines(self, pure=False):
-        """The forward's lines, a list for each node: each node's data
-        computed and stored; or, pure, kept in local variables."""
+    def _render_forward(self, in_locals):
+        """The forward schedule's lines, a list for each step: each node's
+        data computed and stored on the node; or, `in_locals`, kept in
+        local variables (named leaves read from `feeds`)."""
         groups = []
-        for i, node in enumerate(self.topo):
-            if node.op is None:
-                if pure and node.name is not None:
-                    groups.append([f'    n{i} = feeds[{node.name!r}]'])
-                elif node.name is not None:
-                    groups.append([f'    feed(N[{i}], feeds)',
-                                   f'    n{i} = N[{i}].data'])
+        for step in self.forward_steps:
+            i = step.node
+            if type(step) is Feed:
+                groups.append([f'    n{i} = feeds[{step.name!r}]']
+                              if in_locals else
+                              [f'    feed(N[{i}], feeds)',
+                               f'    n{i} = N[{i}].data'])
             else:
-                args = [self._ref(self.index[id(p)]) for p in node.parents]
-                store = '' if pure else f'N[{i}]._data = '
+                node = self.topo[i]
+                args = [self._ref(j) for j in step.parents]
+                store = '' if in_locals else f'N[{i}]._data = '
                 groups.append([f'    n{i} = {store}'
                                + self._call(node.op.forward, node, args)])
         return groups
 
-    def _backward_lines(self, pure, shapes):
-        """The backward's lines, a list for each node (temporaries `t<k>`
-        live within one): storing the leaves' gradients; or, pure, the
-        second half of step()."""
+    def _render_backward(self, in_locals, shapes):
+        """The backward schedule's lines, a list for each group (temporaries
+        `t<k>` live within one): storing the leaves' gradients; or,
+        `in_locals`, the second half of step(). Generic (shapes None):
+        fit() at run time; else the fits the noted shapes call for, and
+        `+=` where a gradient is already our own buffer of the full shape."""
         last = len(self.topo) - 1
         lines = [f'    g{last} = seed']
         groups = [lines]
-        state = {last: 'shared'}        # gradient variable: 'shared' | 'owned'
-        gshape = {}                     # its shape, when specialised
+        owned = set()           # gradients that are buffers we allocated
+        gshape = {}             # a gradient's shape, when specialised
         loaded = set()
+        fitted, untouched = {}, {}
 
         def data(i):
-            if pure or self.topo[i].op is None and self.topo[i].name is None:
+            node = self.topo[i]
+            if in_locals or node.op is None and node.name is None:
                 return self._ref(i)
             if i not in loaded:
                 loaded.add(i)
                 lines.append(f'    d{i} = N[{i}].data')
             return f'd{i}'
 
-        for i in range(last, -1, -1):
-            node = self.topo[i]
-            if i not in state or node.op is None or not node.requires_grad:
-                continue
+        for group in self.backward_steps.groups:
             lines = []
             groups.append(lines)
-            parents = [self.index[id(p)] for p in node.parents]
-            args = [f'g{i}', data(i)] + [data(j) for j in parents]
-            need, twice = self._need(node, parents)
-            args.append(f'need={need!r}')
-            outs = [f't{k}' for k in range(len(parents))]
-            lines.append(f'    {", ".join(outs)}, = '
-                         + self._call(node.op.backward, node, args))
-            if twice:
-                lines.append('    t1 = t0')
-            for pos, (t, j) in enumerate(zip(outs, parents)):
-                if (i, pos) not in self.edges:
-                    continue
-                k, lazy = self.edges[i, pos]
-                if shapes is None:
-                    lines.append(f'    {t} = fit({k}, {t}, {data(j)}.shape, '
-                                 f'{lazy})')
-                    fitted = None
-                else:
-                    before = len(lines)
-                    fitted = self._fit_source(lines, t, *shapes[k], lazy)
-                if j not in state:
-                    if fitted is not None and len(outs) == 1 and \
-                            len(lines) == before:   # t0 as it came: g<j>
-                        lines[-1] = f'    g{j}' + lines[-1][len('    t0'):]
+            for step in group:
+                if type(step) is RuleCall:
+                    i, node = step.node, self.topo[step.node]
+                    args = [f'g{i}', data(i), *map(data, step.parents),
+                            f'need={step.need!r}']
+                    temps = len(step.parents)
+                    lines.append(f'    {", ".join(f"t{k}" for k in range(temps))}'
+                                 ', = ' + self._call(node.op.backward, node,
+                                                     args))
+                    if step.twice:
+                        lines.append('    t1 = t0')
+                elif type(step) is Fit:
+                    t = f't{step.temp}'
+                    if shapes is None:
+                        lines.append(f'    {t} = fit({step.edge}, {t}, '
+                                     f'{data(step.parent)}.shape, '
+                                     f'{step.elementwise_next})')
+                        fitted[t] = None
                     else:
-                        lines.append(f'    g{j} = {t}')
-                    state[j], gshape[j] = 'shared', fitted
-                elif (state[j] == 'owned' and fitted is not None and
-                      gshape[j] == _broadcast(gshape[j], fitted)):
-                    lines.append(f'    g{j} += {t}')
-                else:
-                    lines.append(f'    g{j} = g{j} + {t}')
-                    state[j] = 'owned'
-                    gshape[j] = (None if fitted is None else
-                                 _broadcast(gshape[j], fitted))
-            if i != last:
-                lines.append(f'    del g{i}')      # free it now
+                        before = len(lines)
+                        fitted[t] = _render_fit(lines, t, *shapes[step.edge],
+                                                step.elementwise_next)
+                        untouched[t] = len(lines) == before
+                elif type(step) is Accumulate:
+                    t, j = f't{step.temp}', step.parent
+                    shape = fitted[t]
+                    if step.first:
+                        if shape is not None and temps == 1 and untouched[t]:
+                            # t0 as the rule returned it: name it g<j>
+                            lines[-1] = f'    g{j}' + lines[-1][len('    t0'):]
+                        else:
+                            lines.append(f'    g{j} = {t}')
+                        gshape[j] = shape
+                    elif (j in owned and shape is not None and
+                          gshape[j] == _broadcast(gshape[j], shape)):
+                        lines.append(f'    g{j} += {t}')
+                    else:
+                        lines.append(f'    g{j} = g{j} + {t}')
+                        owned.add(j)
+                        gshape[j] = (None if shape is None else
+                                     _broadcast(gshape[j], shape))
+                else:                   # Free: the gradient is used up
+                    lines.append(f'    del g{step.node}')
         lines = []
         groups.append(lines)
         grads = []
-        for i, node in enumerate(self.topo):
-            if node.op is None and node.requires_grad:
-                value = (f'g{i}' if i in state else
-                         f'xp.zeros({data(i)}.shape, dtype={data(i)}.dtype)')
-                grads.append(value)
-                if not pure:
-                    lines.append(f'    N[{i}].grad = {value}')
-        if pure:
+        for i, reached in self.backward_steps.leaves:
+            value = (f'g{i}' if reached else
+                     f'xp.zeros({data(i)}.shape, dtype={data(i)}.dtype)')
+            grads.append(value)
+            if not in_locals:
+                lines.append(f'    N[{i}].grad = {value}')
+        if in_locals:
             lines.append(f'    return {self._ref(last)}, '
                          f'({"".join(g + ", " for g in grads)})')
         else:
             lines.append(f'    N[{last}].grad = seed')
         return groups
 
-    @staticmethod
-    def _fit_source(lines, t, tshape, shape, lazy):
-        """The lines that fit gradient `t` of shape `tshape` to `shape`;
-        returns the shape it ends with."""
-        axes, summed, kept, spread = fitting(tshape, shape, lazy)
-        if axes:
-            lines.append(f'    {t} = xp.sum({t}, axis={axes!r})')
-        if summed != kept:
-            lines.append(f'    {t} = xp.reshape({t}, {kept!r})')
-        if spread:
-            lines.append(f'    {t} = xp.broadcast_to({t}, {shape!r})')
-            return shape
-        return kept
+
+# ---- the schedule: what the generated code does, as data ------------------
+# Built once per plan from the graph; rendered as source for each kind of
+# function (stored or in local variables, generic or specialised, in
+# blocks), and run directly by the generic backward (Plan._trace).
+
+class Feed(NamedTuple):
+    """Forward: the named leaf `node` takes its fed array."""
+    node: int
+    name: str
+
+
+class Apply(NamedTuple):
+    """Forward: `node` = its op's forward rule on its parents' data."""
+    node: int
+    parents: tuple
+
+
+class RuleCall(NamedTuple):
+    """Backward: t0, t1, ... = the backward rule of `node` on its gradient,
+    its data and its parents' data; `need`: one flag per parent; `twice`:
+    a symmetric op on one node twice (x * x), asked once, used twice."""
+    node: int
+    parents: tuple
+    need: tuple
+    twice: bool
+
+
+class Fit(NamedTuple):
+    """Backward: t<temp> fitted to the shape of `parent` (edge number
+    `edge`, which keys the shapes noted); `elementwise_next`: it may stay
+    unbroadcast, as the parent's own rule is elementwise."""
+    temp: int
+    edge: int
+    parent: int
+    elementwise_next: bool
+
+
+class Accumulate(NamedTuple):
+    """Backward: t<temp> added to the gradient of `parent`; `first`: it
+    becomes that gradient."""
+    temp: int
+    parent: int
+    first: bool
+
+
+class Free(NamedTuple):
+    """Backward: the gradient of `node` is used up (the generated `del`)."""
+    node: int
+
+
+class BackwardSchedule(NamedTuple):
+    """`groups`: the steps, a list for each node whose rule runs (the
+    temporaries of one never outlive it), from the root back; `leaves`:
+    (index, reached) for each leaf that needs a gradient, in the graph's
+    order (not reached: its gradient is zeros)."""
+    groups: list
+    leaves: list
+
+
+def forward_schedule(topo: list, index: dict) -> list:
+    """The forward's steps: a Feed for each named leaf, an Apply for each
+    op node, in the graph's order."""
+    steps = []
+    for i, node in enumerate(topo):
+        if node.op is not None:
+            steps.append(Apply(i, tuple(index[id(p)] for p in node.parents)))
+        elif node.name is not None:
+            steps.append(Feed(i, node.name))
+    return steps
+
+
+def backward_schedule(topo: list, index: dict) -> BackwardSchedule:
+    """The backward's steps from the root (the last node) back, for the
+    current requires_grad flags: each node that a gradient reaches and
+    that needs one calls its rule; each edge to a parent that needs a
+    gradient fits the rule's output and adds it up; the node's gradient is
+    then freed. Edges are numbered in the graph's order."""
+    edges = {}                  # (node, parent position) -> edge number
+    for i, node in enumerate(topo):
+        if node.op is not None and node.requires_grad:
+            for pos, parent in enumerate(node.parents):
+                if parent.requires_grad:
+                    edges[i, pos] = len(edges)
+    last = len(topo) - 1
+    reached, groups = {last}, []
+    for i in range(last, -1, -1):
+        node = topo[i]
+        if i not in reached or node.op is None or not node.requires_grad:
+            continue
+        parents = tuple(index[id(p)] for p in node.parents)
+        need = tuple(p.requires_grad for p in node.parents)
+        twice = (node.op.symmetric and need == (True, True)
+                 and parents[0] == parents[1])
+        group = [RuleCall(i, parents, (True, False) if twice else need,
+                          twice)]
+        for pos, j in enumerate(parents):
+            if (i, pos) in edges:
+                parent = topo[j]
+                group.append(Fit(pos, edges[i, pos], j,
+                                 parent.op is not None and
+                                 parent.op.kind == 'elementwise'))
+                group.append(Accumulate(pos, j, j not in reached))
+                reached.add(j)
+        if i != last:
+            group.append(Free(i))
+        groups.append(group)
+    leaves = [(i, i in reached) for i, node in enumerate(topo)
+              if node.op is None and node.requires_grad]
+    return BackwardSchedule(groups, leaves)
+
+
+def _render_fit(lines, t, tshape, shape, elementwise_next):
+    """Append the lines that fit gradient `t` of shape `tshape` to `shape`;
+    returns the shape it ends with."""
+    axes, summed, kept, spread = fitting(tshape, shape, elementwise_next)
+    if axes:
+        lines.append(f'    {t} = xp.sum({t}, axis={axes!r})')
+    if summed != kept:
+        lines.append(f'    {t} = xp.reshape({t}, {kept!r})')
+    if spread:
+        lines.append(f'    {t} = xp.broadcast_to({t}, {shape!r})')
+        return shape
+    return kept
 
 
 # Names of values the generated code passes from line to line (n: data,
@@ -494,16 +626,17 @@ def _function(name: str, params: str, groups: list) -> list:
 
 
 @functools.lru_cache(maxsize=1024)
-def fitting(tshape: tuple, shape: tuple, lazy: bool):
+def fitting(tshape: tuple, shape: tuple, elementwise_next: bool):
     """How a gradient of shape `tshape` is fitted to `shape` (see
     engine.unbroadcast): the axes to sum, the shape after summing them, the
     shape with the summed non-leading axes kept as 1, and whether it must
-    still be broadcast (not when `lazy`: the next rule is elementwise)."""
+    still be broadcast (not when `elementwise_next`: the next rule is
+    elementwise and broadcasts it for free)."""
     axes = sum_axes(tshape, shape)
     summed = tuple(n for a, n in enumerate(tshape) if a not in axes)
     kept = tuple(1 if a in axes else n for a, n in enumerate(tshape)
                  )[max(len(tshape) - len(shape), 0):]
-    return axes, summed, kept, kept != shape and not lazy
+    return axes, summed, kept, kept != shape and not elementwise_next
 
 
 def _broadcast(a: tuple, b: tuple) -> tuple:
@@ -516,7 +649,7 @@ def _broadcast(a: tuple, b: tuple) -> tuple:
 def compile(root: Value) -> Value:  # noqa: A001  (micrograd.compile)
     """Make `root.forward` and `root.backward` run generated straight-line
     code; returns root. The graph must not change afterwards."""
-    root._plan = Plan(root)
+    root.executor = Plan(root)
     return root
 
 
@@ -524,8 +657,8 @@ def compiled_source(root: Value) -> str:
     """The Python source that `compile(root)` generated: the generic code,
     then, once a backward has run, the code specialised for the most recent
     new leaf shapes."""
-    if root._plan is None:
+    source = None if root.executor is None else root.executor.source()
+    if source is None:
         raise ValueError('compiled_source: this Value is not compiled; call '
                          'micrograd.compile(root) first')
-    plan = getattr(root._plan, 'plan', root._plan)
-    return '\n\n'.join(filter(None, [plan.source, plan.source_special]))
+    return source

@@ -12,12 +12,13 @@
 
 Each step is `loss.forward(**batch)`, `loss.backward()`, `optimiser.step()`.
 Every `validate_every` steps (and at step 0 and at the end) the validation
-graph is evaluated with `forward` only: no gradient is computed. The
+graph is evaluated with `forward` under `no_grad`: no gradient is computed
+(a chunked graph computes the loss only). The
 parameters with the lowest validation loss so far are kept (a copy of each
 of the optimiser's parameters) and restored at the end; after `patience`
 validations without improvement, training stops early. The validation
-graph is a separate graph on the same parameters; it must not be `chunked`,
-whose `forward` also runs the backward pass (use a plain or compiled one).
+graph is a separate graph on the same parameters (plain, compiled or
+chunked).
 
 Ctrl-C stops training at the end of the current step (the parameters are
 never left half-updated); the best parameters are restored, and `fit`
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 from .engine import Value
+from .executor import no_grad
 
 
 @dataclass
@@ -183,11 +185,11 @@ def _validator(validation) -> Callable[[], float] | None:
         raise TypeError('fit: validation must be a pair (graph: Value, feeds: '
                         f'dict), got ({type(graph).__name__}, '
                         f'{type(feeds).__name__})')
-    if type(graph._plan).__name__ == 'ChunkedPlan':
-        raise ValueError('fit: the validation graph is chunked, and a chunked '
-                         'forward also computes gradients; validate on a plain '
-                         'or compiled graph of the same model')
-    return lambda: float(graph.forward(**feeds).data)
+
+    def evaluate():
+        with no_grad():                 # the loss only, even chunked
+            return float(graph.forward(**feeds).data)
+    return evaluate
 
 
 def _copy(array):

@@ -1,5 +1,7 @@
 """Row-chunked execution: the same loss and gradients as the whole batch,
 and unsafe graphs refused."""
+import importlib
+
 import numpy as np
 import pytest
 
@@ -85,10 +87,12 @@ def test_chunked_errors():
     with pytest.raises(ValueError, match=r'different numbers of rows: \[4, 5\]'):
         loss.forward(x=np.ones((5, 3)), y=np.ones(4))
     loss.forward(x=np.ones((5, 3)), y=np.ones(5))
-    with pytest.raises(ValueError, match='takes no gradient'):
-        loss.backward(np.ones(()))
+    with pytest.raises(ValueError, match=r'gradient has shape \(2,\)'):
+        loss.backward(np.ones(2))
     with pytest.raises(ValueError, match='positive'):
         mg.chunked(loss, rows=0)
+    with pytest.raises(ValueError, match='blas_threads must be'):
+        mg.chunked(loss, blas_threads=0)
     z = Value(shape=(None, 3), name='z')          # wants a gradient
     with pytest.raises(ValueError, match="placeholder 'z' asks for a gradient"):
         mg.chunked((z @ w).mean())
@@ -104,20 +108,21 @@ def test_steady_state_steps_reuse_memory_instead_of_faulting_it_in():
     OpenBLAS map buffers of its own every call.)"""
     pytest.importorskip('threadpoolctl')
     import resource
-    from micrograd.chunked import keep_freed_memory
     model = nn.TensorMLP(50, [64, 9], rng=0)
     x = Value(shape=(None, 50), name='x', requires_grad=False)
     y = Value(shape=(None,), name='y', requires_grad=False)
     loss = mg.chunked(losses.pinball(model(x), y, QUANTILES), rows=8192)
-    assert keep_freed_memory() is True
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((65536, 50)), rng.standard_normal(65536)
-    for _ in range(3):                              # reach the steady state
-        loss.forward(x=X, y=Y)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(3):
-        loss.forward(x=X, y=Y)
-    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3
+    with mg.keep_freed_memory() as kept:
+        assert kept is True
+        for _ in range(3):                          # reach the steady state
+            loss.forward(x=X, y=Y)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(3):
+            loss.forward(x=X, y=Y)
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                  - before) / 3
     # one chunk's temporaries span > 3,000 pages; 8 chunks a step
     assert faults < 500, f'{faults:.0f} page faults a step'
 
@@ -131,7 +136,7 @@ def test_default_chunks_keep_the_widest_array_near_one_mebibyte(width, dtype,
     x = Value(shape=(None, 3), name='x', requires_grad=False, dtype=dtype)
     w = Value(np.ones((3, width)), dtype=dtype)
     loss = mg.chunked((x @ w).relu().mean())
-    assert loss._plan.rows == rows
+    assert loss.executor.rows == rows
     loss.forward(x=np.ones((rows + 5, 3)))          # and it runs
     np.testing.assert_allclose(w.grad, np.full((3, width), 1 / width),
                                rtol=1e-3 if dtype == 'float32' else 1e-10)
@@ -220,7 +225,7 @@ def test_chunked_on_array_api_strict_equals_numpy():
 def test_one_chunk_uses_no_pool_and_many_chunks_keep_one():
     model, loss = pinball_model()
     mg.chunked(loss, rows=100, workers=2)
-    plan = loss._plan
+    plan = loss.executor
     loss.forward(x=np.ones((50, 5)), y=np.ones(50))    # one chunk
     assert plan.pool is None and plan.blas is None
     loss.forward(x=np.ones((500, 5)), y=np.ones(500))  # several chunks
@@ -228,3 +233,74 @@ def test_one_chunk_uses_no_pool_and_many_chunks_keep_one():
     assert pool is not None
     loss.forward(x=np.ones((500, 5)), y=np.ones(500))
     assert plan.pool is pool and plan.blas is blas
+
+
+def counted(plan):
+    """Count the calls of the compiled step and evaluate of a chunked plan."""
+    calls = {'step': 0, 'evaluate': 0}
+    for name in calls:
+        method = getattr(plan, name)
+
+        def count(*args, _name=name, _method=method):
+            calls[_name] += 1
+            return _method(*args)
+        setattr(plan, name, count)
+    return calls
+
+
+@pytest.mark.parametrize('rows', [4, 100])
+def test_forward_without_grad_computes_the_loss_only(rows):
+    model, loss = pinball_model()
+    whole_model, whole = pinball_model()
+    mg.chunked(loss, rows=rows, workers=2)
+    calls = counted(loss.executor.plan)
+    X, Y = np.ones((10, 5)), np.linspace(0, 1, 10)
+    with mg.no_grad():
+        loss.forward(x=X, y=Y)
+    assert calls == {'step': 0, 'evaluate': 1 if rows > 10 else 4}
+    assert all(p.grad is None for p in model.parameters())
+    whole.forward(x=X, y=Y)
+    np.testing.assert_allclose(loss.data, whole.data, rtol=1e-12)
+    loss.backward()                     # then the gradients: a fused pass
+    assert calls['step'] == (1 if rows > 10 else 4)
+    whole.backward()
+    for p, q in zip(model.parameters(), whole_model.parameters()):
+        np.testing.assert_allclose(p.grad, q.grad, rtol=1e-10)
+
+
+def test_a_training_step_runs_the_forward_once():
+    model, loss = pinball_model()
+    mg.chunked(loss, rows=4, workers=2)
+    calls = counted(loss.executor.plan)
+    loss.forward(x=np.ones((10, 5)), y=np.ones(10))
+    loss.backward()
+    loss.backward()                     # again: nothing to compute
+    assert calls == {'step': 4, 'evaluate': 0}
+
+
+def test_backward_with_a_gradient_scales_the_chunked_gradients():
+    model, loss = pinball_model()
+    whole_model, whole = pinball_model()
+    mg.chunked(loss, rows=3, workers=1)
+    X, Y = np.ones((10, 5)), np.linspace(0, 1, 10)
+    for root in (loss, whole):
+        root.forward(x=X, y=Y)
+        root.backward(np.asarray(2.5))
+    for p, q in zip(model.parameters(), whole_model.parameters()):
+        np.testing.assert_allclose(p.grad, q.grad, rtol=1e-10)
+
+
+def test_chunked_changes_no_process_wide_setting_by_itself(monkeypatch):
+    chunked_module = importlib.import_module('micrograd.chunked')
+    called = []
+    monkeypatch.setattr(chunked_module, '_mallopt',
+                        lambda: lambda *args: called.append(args) or 1)
+    model, loss = pinball_model()
+    mg.chunked(loss, rows=4, workers=2)
+    loss.forward(x=np.ones((10, 5)), y=np.ones(10))
+    assert called == []
+    with mg.keep_freed_memory():
+        with mg.keep_freed_memory():            # nested: set once
+            pass
+        assert called == [(-3, 32 << 20), (-1, 256 << 20)]
+    assert called[2:] == [(-3, 128 << 10), (-1, 128 << 10)]   # restored

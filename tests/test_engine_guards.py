@@ -390,3 +390,16 @@ def test_detect_anomaly_names_the_op_whose_gradient_is_not_finite():
     with mg.detect_anomaly():
         with pytest.raises(FloatingPointError, match="gradient of 'sqrt'"):
             y.backward()
+
+
+# ---- one-element Values as numbers ------------------------------------------
+
+def test_item_float_and_int_of_a_one_element_value():
+    loss = (Value(np.array([1.5, 2.0])) * 2.0).sum()
+    assert loss.item() == 7.0 and isinstance(loss.item(), float)
+    assert float(loss) == 7.0 and int(loss) == 7
+    assert float(Value(np.array([[3.0]]))) == 3.0
+    with pytest.raises(ValueError, match=r'shape \(2,\)'):
+        Value(np.ones(2)).item()
+    with pytest.raises(ValueError, match='one element'):
+        float(Value(np.ones(2)))

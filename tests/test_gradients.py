@@ -45,8 +45,10 @@ def ops_in_graph(row, case):
 
 
 def test_every_op_with_a_backward_rule_has_a_row():
+    """Every op of the library (not those users define: their rules are
+    `checked`) that has a backward rule."""
     differentiable = {name for name, op in mg.OPS.items()
-                      if op.backward is not None}
+                      if op.backward is not None and not op.checked}
     covered = {name for row in ROWS for name in row.covers}
     assert differentiable - covered == set(), 'ops without a row'
 

@@ -89,14 +89,25 @@ def test_validation_pair_uses_forward_only():
     assert history.val_loss[-1] < history.val_loss[0]
 
 
-def test_a_chunked_validation_graph_is_refused():
+def test_a_chunked_validation_graph_computes_the_loss_only():
     model, loss, X, y = problem()
-    check = chunked(mse(model(Value(shape=(None, 3), name='x',
-                                    requires_grad=False)),
-                        Value(shape=(None, 1), name='t', requires_grad=False)))
-    with pytest.raises(ValueError, match='chunked'):
-        fit(loss, SGD(model.parameters(), learning_rate=0.1), [{}], steps=1,
-            validation=(check, {'x': X, 't': y}))
+    x = Value(shape=(None, 3), name='x', requires_grad=False)
+    t = Value(shape=(None, 1), name='t', requires_grad=False)
+    check = chunked(mse(model(x), t), rows=7)
+    plain = mse(model(x), t)
+    expected = float(plain.forward(x=X, t=y).data)
+    history = fit(loss, SGD(model.parameters(), learning_rate=0.1),
+                  [{'x': X, 't': y}], steps=1, validate_every=1,
+                  validation=(check, {'x': X, 't': y}), progress=False)
+    assert history.val_loss[0] == pytest.approx(expected, rel=1e-12)
+    loss.forward(x=X, t=y)
+    loss.backward()
+    grads = [p.grad.copy() for p in model.parameters()]
+    fit(loss, SGD(model.parameters(), learning_rate=0.0), [{'x': X, 't': y}],
+        steps=1, validate_every=1, validation=(check, {'x': X, 't': y}),
+        progress=False)
+    for p, g in zip(model.parameters(), grads):     # the training step's
+        np.testing.assert_allclose(p.grad, g, rtol=1e-12)
 
 
 @pytest.mark.parametrize('kwargs,message', [

@@ -3,7 +3,8 @@
 
 quantile: an MLP predicts the quantiles 0.1 .. 0.9 of a target, trained with
 the pinball loss and AdamW in float32, on a built-in heteroscedastic data
-set (or your own numeric CSV). A validation split of the training rows is
+set (or your own numeric CSV or Parquet dataset), on this machine or on a
+Dask cluster (`--dask`). A validation split of the training rows is
 evaluated every few steps; the parameters with the lowest validation loss
 are kept (early stopping). It prints, on held-out rows, each quantile's
 pinball loss and coverage (the share of targets below the predicted
@@ -100,7 +101,9 @@ def parser() -> argparse.ArgumentParser:
                    help='synthetic rows (1,500,000 x 100 float32 = 600 MB)')
     q.add_argument('--features', type=whole(1), default=100)
     q.add_argument('--csv', help='train on this numeric CSV (with a header)')
-    q.add_argument('--target', help='the CSV column to predict')
+    q.add_argument('--parquet', help='train on this Parquet dataset (a file '
+                   'or a folder of files; numeric columns)')
+    q.add_argument('--target', help='the CSV or Parquet column to predict')
     q.add_argument('--encoding', type=encoding, default='utf-8',
                    help='of the CSV (default utf-8)')
     q.add_argument('--steps', type=whole(1), default=300,
@@ -124,6 +127,9 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument('--seed', type=whole(0), default=0)
     q.add_argument('--out', default='out', help='folder for the model and '
                    'the plot (default out)')
+    q.add_argument('--dask', metavar='ADDRESS', help='train on a Dask '
+                   'cluster: local:N (N local worker processes) or the '
+                   "scheduler's address, tcp://host:8786")
     q.add_argument('--profile', action='store_true',
                    help='print a per-op time table after training')
     r = sub.add_parser('predict', help='quantiles for new rows, from a model '
@@ -151,10 +157,13 @@ def main(argv=None) -> int:
             return moons_demo(args)
         if args.demo == 'predict':
             return predict_demo(args)
-        if args.csv and not args.target:
-            raise DemoError('--csv needs --target COLUMN')
-        if args.target and not args.csv:
-            raise DemoError('--target needs --csv FILE')
+        if args.csv and args.parquet:
+            raise DemoError('give --csv or --parquet, not both')
+        if (args.csv or args.parquet) and not args.target:
+            raise DemoError(f'{"--csv" if args.csv else "--parquet"} needs '
+                            '--target COLUMN')
+        if args.target and not (args.csv or args.parquet):
+            raise DemoError('--target needs --csv FILE or --parquet PATH')
         return quantile_demo(args)
     except DemoError as exc:
         print(f'micrograd.demo: error: {exc}', file=sys.stderr)

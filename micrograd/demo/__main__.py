@@ -3,4 +3,5 @@ import sys
 
 from . import main
 
-sys.exit(main())
+if __name__ == '__main__':      # not in the processes a Dask cluster spawns
+    sys.exit(main())

@@ -96,6 +96,54 @@ def read_csv(path: str, target: str | None, dtype, encoding: str = 'utf-8',
     return X[:done], None if y is None else y[:done], names
 
 
+def read_parquet(path: str, target: str, dtype):
+    """A Parquet dataset (a file, or a folder of files) -> X, y, feature
+    names, in memory: every column but `target` is a feature. Refused in one
+    line: a missing target, a column that is not numeric, a cell that is
+    not finite in `dtype`."""
+    try:
+        import pandas as pd
+        frame = pd.read_parquet(path)
+    except ImportError:
+        raise DemoError('reading Parquet needs pandas and pyarrow (pip '
+                        'install "micrograd[distributed]")') from None
+    except (OSError, ValueError) as exc:
+        raise DemoError(f'{path}: cannot read it as Parquet: {exc}') from None
+    names = parquet_columns(path, frame.dtypes, target)
+    X = frame_array(path, frame[names], dtype)
+    return X, frame_array(path, frame[[target]], dtype)[:, 0], names
+
+
+def parquet_columns(path: str, dtypes, target: str) -> list:
+    """The feature columns (all but `target`), checked numeric."""
+    columns = [str(c) for c in dtypes.index]
+    if target not in columns:
+        raise DemoError(f"{path}: no column '{target}'; columns: "
+                        + ', '.join(columns))
+    text = [c for c, t in zip(columns, dtypes) if t.kind not in 'biuf']
+    if text:
+        raise DemoError(f"{path}: column '{text[0]}' is not numeric "
+                        f'({dtypes.iloc[columns.index(text[0])]})')
+    names = [c for c in columns if c != target]
+    if not names:
+        raise DemoError(f'{path}: no feature column besides the target')
+    return names
+
+
+def frame_array(path: str, frame, dtype) -> np.ndarray:
+    """A numeric pandas frame as an array of `dtype`; a cell that is not
+    finite there is refused, naming its column and row."""
+    with np.errstate(over='ignore', invalid='ignore'):
+        array = frame.to_numpy(dtype=np.float64).astype(dtype)
+    bad = ~np.isfinite(array)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DemoError(f"{path}: column '{frame.columns[col]}', row {row}: "
+                        f'{frame.iat[row, col]!r} is not a finite '
+                        f'{np.dtype(dtype).name} number')
+    return array
+
+
 def read_header(path: str, encoding: str) -> list:
     """The stripped column names of the first line (a BOM skipped), checked:
     none empty, none repeated."""

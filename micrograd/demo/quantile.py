@@ -2,6 +2,7 @@
 saved model."""
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -9,15 +10,17 @@ import time
 import numpy as np
 
 from .. import nn
-from ..chunked import chunked
+from ..chunked import chunked, keep_freed_memory
 from ..data import batches
 from ..engine import Value
 from ..losses import pinball
 from ..optim import AdamW
 from ..profile import profile
 from ..train import fit
+from ..distributed import batches as distributed_batches, data_parallel
+from .cluster import close, connect, parquet_rows
 from .files import (DemoError, check_file, check_folder, load_model,
-                    read_csv, read_header, save_model)
+                    read_csv, read_header, read_parquet, save_model)
 from .plots import plot_quantiles
 
 QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -58,66 +61,107 @@ def predict_quantiles(model, Xs, y_mean, y_scale, rows: int = 65536):
     return pred, crossed
 
 
+def quantile_graph(features: int, hidden: int, seed: int, dtype: str):
+    """The training graph and its model: the pinball loss of an MLP on
+    placeholders x and y (a function, so that the workers of a cluster can
+    build it too)."""
+    model = nn.TensorMLP(features, [hidden, len(QUANTILES)], rng=seed,
+                         dtype=dtype)
+    x = Value(shape=(None, features), name='x', dtype=dtype,
+              requires_grad=False)
+    target = Value(shape=(None,), name='y', dtype=dtype, requires_grad=False)
+    return pinball(model(x), target, QUANTILES), model
+
+
 def quantile_demo(args) -> int:
     dtype = np.dtype(args.dtype)
     out = check_folder(args.out)
     model_path = check_file(os.path.join(out, 'quantile_model.npz'))
     plot_path = check_file(os.path.join(out, 'quantile_bands.png'))
-    if args.csv:
-        X, y, names = read_csv(args.csv, args.target, dtype, args.encoding)
-        source = f'{args.csv} (target {args.target})'
-    else:
-        X, y, names = synthetic(args.rows, args.features, args.seed, dtype)
-        source = f'synthetic, {args.rows:,} rows x {args.features} features'
+    client = connect(args.dask) if args.dask else None
+    try:
+        return _quantile(args, dtype, model_path, plot_path, client)
+    finally:
+        if client is not None:
+            close(client)
 
-    # rows: [fitted | validation | held-out test], in a seeded random order
+
+def _quantile(args, dtype, model_path, plot_path, client) -> int:
     rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(X))
-    X, y = X[order], y[order]
-    cut = max(1, int(len(X) * 0.8))
-    n_val = int(cut * args.validation)
-    n_fit = cut - n_val
-    if len(X) - cut < 1 or n_fit < 1 or (args.validation and n_val < 1):
-        raise DemoError(f'too few rows ({len(X)}) to hold out a test set and '
-                        f'a validation split of {args.validation}')
-    # standardise with the fitted rows' statistics, in place
-    mu, sd = mean_and_scale(X[:n_fit])
-    ym, ys = float(y[:n_fit].mean()), float(y[:n_fit].std()) + 1e-8
-    X -= mu.astype(dtype)
-    X /= sd.astype(dtype)
-    yz = ((y - ym) / ys).astype(dtype)
-    fitted, held = slice(0, n_fit), slice(cut, None)
-    val = slice(n_fit, cut)
+    if args.parquet and client is not None:     # the fitted rows stay there
+        names, train, n_fit, (Xv, yv), (Xh, yh), (mu, sd, ym, ys) = \
+            parquet_rows(client, args.parquet, args.target, dtype,
+                         args.validation, args.seed)
+        yzv = ((yv - ym) / ys).astype(dtype)
+        source = f'{args.parquet} (target {args.target})'
+    else:
+        if args.csv:
+            X, y, names = read_csv(args.csv, args.target, dtype, args.encoding)
+            source = f'{args.csv} (target {args.target})'
+        elif args.parquet:
+            X, y, names = read_parquet(args.parquet, args.target, dtype)
+            source = f'{args.parquet} (target {args.target})'
+        else:
+            X, y, names = synthetic(args.rows, args.features, args.seed, dtype)
+            source = f'synthetic, {args.rows:,} rows x {args.features} ' \
+                'features'
+        # rows: [fitted | validation | held-out test], in a seeded random order
+        order = rng.permutation(len(X))
+        X, y = X[order], y[order]
+        cut = max(1, int(len(X) * 0.8))
+        n_val = int(cut * args.validation)
+        n_fit = cut - n_val
+        if len(X) - cut < 1 or n_fit < 1 or (args.validation and n_val < 1):
+            raise DemoError(f'too few rows ({len(X)}) to hold out a test set '
+                            f'and a validation split of {args.validation}')
+        # standardise with the fitted rows' statistics, in place
+        mu, sd = mean_and_scale(X[:n_fit])
+        ym, ys = float(y[:n_fit].mean()), float(y[:n_fit].std()) + 1e-8
+        X -= mu.astype(dtype)
+        X /= sd.astype(dtype)
+        yz = ((y - ym) / ys).astype(dtype)
+        train = {'x': X[:n_fit], 'y': yz[:n_fit]}
+        Xv, yzv = X[n_fit:cut], yz[n_fit:cut]
+        Xh, yh = X[cut:], y[cut:]
+    n_val = len(Xv)
 
-    features = X.shape[1]
-    model = nn.TensorMLP(features, [args.hidden, len(QUANTILES)],
-                         rng=args.seed, dtype=dtype.name)
-    x = Value(shape=(None, features), name='x', dtype=dtype.name,
-              requires_grad=False)
-    target = Value(shape=(None,), name='y', dtype=dtype.name,
-                   requires_grad=False)
-    loss = chunked(pinball(model(x), target, QUANTILES))   # rows in chunks
+    features = len(names)
+    build = functools.partial(quantile_graph, features, args.hidden,
+                              args.seed, dtype.name)
+    size = args.batch_size or n_fit
+    if client is None:
+        loss, model = build()
+        chunked(loss)                                    # rows in chunks
+        data = batches(train, batch_size=size, seed=rng, shuffle=size < n_fit)
+        where = ''
+    else:                     # forward and backward on the workers' rows
+        loss, model = data_parallel(build, train, client)
+        parts = len(loss.executor.parts)
+        take = min(parts, max(1, round(size * parts / n_fit)))
+        data = [{}] if take == parts else distributed_batches(
+            loss, partitions=take, seed=args.seed)
+        workers = len(client.scheduler_info()['workers'])
+        where = (f'; on {workers} Dask workers, {parts} partitions' +
+                 (f', {take} a step' if take < parts else ''))
     validation = None
-    if n_val:                  # the same parameters, forward only, unchunked
+    if n_val:          # the same parameters; fit runs it under no_grad:
         xv = Value(shape=(None, features), name='xv', dtype=dtype.name,
                    requires_grad=False)
-        yv = Value(shape=(None,), name='yv', dtype=dtype.name,
-                   requires_grad=False)
-        validation = (pinball(model(xv), yv, QUANTILES),
-                      {'xv': X[val], 'yv': yz[val]})
+        yv_ = Value(shape=(None,), name='yv', dtype=dtype.name,
+                    requires_grad=False)
+        validation = (chunked(pinball(model(xv), yv_, QUANTILES)),
+                      {'xv': Xv, 'yv': yzv})
     optimiser = AdamW(wrt=model.parameters(), learning_rate=args.lr,
                       weight_decay=args.weight_decay)
-    size = args.batch_size or n_fit
-    data = batches({'x': X[fitted], 'y': yz[fitted]}, batch_size=size,
-                   seed=rng, shuffle=size < n_fit)
 
     print(f'quantile regression: {source}; MLP {features}-{args.hidden}-'
           f'{len(QUANTILES)}, {dtype.name}, AdamW lr {args.lr} weight decay '
           f'{args.weight_decay}, up to {args.steps} steps, batch {size:,}; '
           f'rows: {n_fit:,} fitted, {n_val:,} validation, '
-          f'{len(X) - cut:,} held out', flush=True)
+          f'{len(Xh):,} held out{where}', flush=True)
     start = time.perf_counter()
-    with np.errstate(all='ignore'):        # a diverging run is reported below
+    # a diverging run is reported below; malloc keeps the chunks' memory
+    with np.errstate(all='ignore'), keep_freed_memory():
         history = fit(loss, optimiser, data, steps=args.steps,
                       validation=validation,
                       validate_every=args.validate_every,
@@ -127,7 +171,7 @@ def quantile_demo(args) -> int:
           f'({seconds / max(history.steps, 1) * 1e3:.1f} ms per step); '
           + _outcome(history))
     with np.errstate(all='ignore'):
-        pred, crossed = predict_quantiles(model, X[held], ym, ys)
+        pred, crossed = predict_quantiles(model, Xh, ym, ys)
     if not np.isfinite(pred).all() or not history.val_loss and \
             history.stopped == 'loss not finite':
         raise DemoError(f'training diverged (the loss is not finite at step '
@@ -135,7 +179,7 @@ def quantile_demo(args) -> int:
                         'was not written')
 
     # held-out table, in the target's own units
-    truth = y[held].astype(np.float64)
+    truth = yh.astype(np.float64)
     print(f'\nheld-out rows: {len(truth):,} (rows whose raw quantiles '
           f'crossed: {crossed:.1%}; each row is sorted)')
     print(f"{'quantile':>9}{'pinball loss':>14}{'coverage':>10}")
@@ -151,12 +195,17 @@ def quantile_demo(args) -> int:
     print(f'\nmodel saved to {model_path} (predict with: python -m '
           f'micrograd.demo predict --model {model_path} --csv NEW.csv --out '
           'predictions.csv)')
-    plot_quantiles(plot_path, X[held][:, 0] * sd[0] + mu[0], truth, pred,
+    plot_quantiles(plot_path, Xh[:, 0] * sd[0] + mu[0], truth, pred,
                    names[0], QUANTILES)
     if args.profile:
         print('\nper-op profile of one training step (interpreted, one '
               'chunk: the whole batch):')
-        xb, yb = X[fitted][:size], yz[fitted][:size]
+        named = {n.name: n for n in loss.topo() if n.name}
+        x, target = named['x'], named['y']
+        if isinstance(train['x'], np.ndarray):
+            xb, yb = train['x'][:size], train['y'][:size]
+        else:                   # the fitted rows are on the cluster
+            xb, yb = Xh[:size], ((yh[:size] - ym) / ys).astype(dtype)
         profile(pinball(model(x), target, QUANTILES), x=xb, y=yb)
     if history.stopped == 'interrupted':
         print(f'micrograd.demo: interrupted at step {history.steps}; saved '

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import builtins
 
-from ..engine import Value, constant
+from ..engine import Value
+from ..promotion import constant
 
 EXPORTS: list[str] = []     # what `micrograd` exports, in order
 
