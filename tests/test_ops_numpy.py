@@ -74,3 +74,11 @@ def test_einsum_ellipsis_errors_name_the_problem(subscripts, shapes, match):
     operands = [mg.Value(np.ones(s)) for s in shapes]
     with pytest.raises(ValueError, match=match):
         mg.einsum(subscripts, *operands)
+
+
+def test_ndarray_remainder_value_is_a_value():
+    x = mg.Value(np.array([3.0, 5.0]))
+    out = np.array([7.0, 7.0]) % x
+    assert isinstance(out, mg.Value) and out.data.tolist() == [1.0, 2.0]
+    out.backward()
+    assert x.grad.tolist() == [-2.0, -1.0]     # d(a % x)/dx = -floor(a / x)
