@@ -116,7 +116,7 @@ def tanh(x) -> Value:
 
 # sigmoid: z = 1 / (1 + e**-x) = e**x / (1 + e**x);  dz/dx = z (1 - z)
 def sigmoid_forward(xp, x):
-    e = xp.exp(-xp.abs(x))                 # in (0, 1]: never overflows
+    e = xp.exp(xp.where(x >= 0, -x, x))    # e**-|x|, in (0, 1]: no overflow
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
@@ -332,8 +332,8 @@ def where_forward(xp, cond, x, y):
 
 def where_backward(xp, g, out, cond, x, y, need):
     return (None,
-            xp.select(cond, g) if need[1] else None,
-            xp.select(~cond, g) if need[2] else None)
+            xp.keep_where(cond, g) if need[1] else None,
+            xp.keep_where(xp.logical_not(cond), g) if need[2] else None)
 
 
 WHERE = Op('where', where_forward, where_backward, kind='elementwise')
@@ -365,3 +365,18 @@ def clip(x, lo=None, hi=None) -> Value:
     """x limited to [lo, hi] (numbers or None); gradient 1 inside, bounds
     included, 0 outside."""
     return apply(CLIP, x, lo=lo, hi=hi)
+
+
+# sign: z = -1, 0 or +1 as x < 0, x = 0, x > 0 (NaN where x is NaN);
+# dz/dx = 0 wherever it exists: no rule, so no gradient flows through it
+def sign_forward(xp, x):
+    return xp.sign(x)
+
+
+SIGN = Op('sign', sign_forward, kind='elementwise')
+
+
+@public(method=True)
+def sign(x) -> Value:
+    """-1, 0 or +1 by the sign of x; zero gradient (none flows back)."""
+    return apply(SIGN, x)
