@@ -177,3 +177,24 @@ def test_functional_errors_name_the_function():
         mg.grad(f, argnums=2)(X, W)
     with pytest.raises(TypeError, match='grad: f must return a Value'):
         mg.grad(lambda x: 1.0)(X)
+
+
+def my_softplus_forward(xp, x):
+    return xp.log1p(xp.exp(x))
+
+
+def my_softplus_backward(xp, g, out, x, need):
+    return (g / (1 + xp.exp(-x)),)
+
+
+def test_a_user_op_gets_higher_derivatives_from_its_rule():
+    op = mg.Op('my_softplus_for_test', my_softplus_forward,
+               my_softplus_backward, kind='elementwise')
+    try:
+        x = np.array([-1.5, 0.0, 0.7])
+        h = mg.hessian(lambda x: mg.apply(op, x).sum())(x)
+        s = 1 / (1 + np.exp(-x))
+        assert_allclose(h, np.diag(s * (1 - s)), rtol=1e-12)
+        assert mg.gradcheck(lambda x: mg.apply(op, x), x, order=2)
+    finally:
+        del mg.OPS['my_softplus_for_test']

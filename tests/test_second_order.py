@@ -91,3 +91,28 @@ def test_second_derivative_matches_torch(row, case):
     theirs = torch_second_derivatives(torch, row, case, u, ws)
     for a, b in zip(ours, theirs):
         assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
+def cube_forward(xp, x):
+    return x ** 3
+
+
+def cube_backward_first_order_only(xp, g, out, x, need):
+    # right first derivative, but x cut from the graph: second derivative 0
+    x = mg.stop_gradient(x) if isinstance(x, mg.Value) else x
+    return (g * 3 * x ** 2,)
+
+
+def test_gradcheck_order_2_finds_a_wrong_second_derivative():
+    from micrograd.gradcheck import GradcheckError
+    op = mg.Op('cube_first_order_only_for_test', cube_forward,
+               cube_backward_first_order_only, kind='elementwise')
+    try:
+        x = np.array([0.5, -1.0, 2.0])
+        assert mg.gradcheck(lambda x: mg.apply(op, x), x)
+        with pytest.raises(GradcheckError, match='backward gives 0'):
+            mg.gradcheck(lambda x: mg.apply(op, x), x, order=2)
+    finally:
+        del mg.OPS['cube_first_order_only_for_test']
+    with pytest.raises(ValueError, match='gradcheck: order must be 1 or 2'):
+        mg.gradcheck(mg.tanh, x, order=3)
