@@ -1508,6 +1508,41 @@ add_row('linalg.norm(x, axis, keepdims)', mg.linalg.norm, ['norm'],
         specs=norm_specs(), examples=NORM_EXAMPLES, torch=torch_norm)
 
 
+# ---- scatter_add (getitem's transpose)
+
+def _scatter_add(values, shape, index):
+    return mg.scatter_add(shape, index, values)
+
+
+def _torch_scatter_add(T, values, shape, index):
+    """zeros(shape) with values added at NumPy's positions of [index]."""
+    numpy_index = to_namespace(index, np.asarray)
+    positions = np.arange(int(np.prod(shape, dtype=int))).reshape(shape)[
+        numpy_index]
+    flat = T.zeros(int(np.prod(shape, dtype=int)), dtype=values.dtype)
+    return flat.index_add(0, T.as_tensor(positions.reshape(-1).copy()),
+                          values.reshape(-1)).reshape(shape)
+
+
+def _scatter_spec(shape, index):
+    values = np.zeros(shape)[index].shape
+    return {'shapes': (values,), 'shape': shape, 'index': index}
+
+
+SCATTER_ADD_EXAMPLES = (
+    _scatter_spec((5,), np.array([0, 2, 2, 4])),
+    _scatter_spec((3, 4), (slice(None), np.array([1, 1, 3]))),
+    _scatter_spec((2, 3), (0, slice(1, 3))),
+    _scatter_spec((2, 3), (slice(None, None, -1), None, 1)),
+    _scatter_spec((4, 2), np.array([-1, 0, -1])),
+    _scatter_spec((), ()))
+
+add_row('scatter_add(shape, index, values)', _scatter_add, ['scatter_add'],
+        specs=st.sampled_from(SCATTER_ADD_EXAMPLES),
+        examples=SCATTER_ADD_EXAMPLES, torch=_torch_scatter_add,
+        public=[mg.scatter_add])
+
+
 # ------------------------------------------------------- kinks and ties
 
 @dataclass(frozen=True)
@@ -1610,7 +1645,8 @@ KINKS = [
 # ---------------------------------------------------------------- what must be covered
 
 NOT_DIFFERENTIABLE = {'greater', 'greater_equal', 'less', 'less_equal',
-                      'equal', 'not_equal', 'stop_gradient', 'one_hot'}
+                      'equal', 'not_equal', 'stop_gradient', 'one_hot',
+                      'isnan', 'isfinite', 'logical_not'}
 
 def public_differentiable_functions() -> dict:
     """name -> function, for every public function of micrograd (aliases

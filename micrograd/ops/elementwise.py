@@ -116,7 +116,7 @@ def tanh(x) -> Value:
 
 # sigmoid: z = 1 / (1 + e**-x) = e**x / (1 + e**x);  dz/dx = z (1 - z)
 def sigmoid_forward(xp, x):
-    e = xp.exp(-xp.abs(x))                 # in (0, 1]: never overflows
+    e = xp.exp(xp.where(x >= 0, -x, x))    # e**-|x|, in (0, 1]: no overflow
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
@@ -332,8 +332,8 @@ def where_forward(xp, cond, x, y):
 
 def where_backward(xp, g, out, cond, x, y, need):
     return (None,
-            xp.select(cond, g) if need[1] else None,
-            xp.select(~cond, g) if need[2] else None)
+            xp.keep_where(cond, g) if need[1] else None,
+            xp.keep_where(xp.logical_not(cond), g) if need[2] else None)
 
 
 WHERE = Op('where', where_forward, where_backward, kind='elementwise')

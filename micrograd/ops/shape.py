@@ -238,3 +238,39 @@ def split(x, indices_or_sections, axis=0) -> list[Value]:
     lead = (slice(None),) * axis
     return [getitem(x, lead + (slice(a, b), ...))
             for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+# scatter_add: z = zeros(shape) with the values added at z[index] (an
+# element hit twice gets both);  dL/dvalues = g[index]  (getitem's gradient,
+# and getitem is its gradient: each is the other's transpose)
+def scatter_add_forward(xp, values, shape, index):
+    return xp.scatter_add(shape, index, values)
+
+
+def scatter_add_backward(xp, g, out, values, shape, index, need):
+    return (xp.getitem(g, index),)
+
+
+SCATTER_ADD = Op('scatter_add', scatter_add_forward, scatter_add_backward,
+                  kind='index', linear=True)
+
+
+@public
+def scatter_add(shape, index, values) -> Value:
+    """zeros(shape) with `values` added at [index] (repeated places add up):
+    the transpose of `getitem(x, index)`; `values` has x[index]'s shape."""
+    values = _value(values)
+    shape = tuple(shape)
+    items = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, Value) for i in items):
+        raise TypeError('scatter_add: index with arrays, not Values')
+    items = tuple(values.bk.asarray(i) if isinstance(i, list) or (
+        hasattr(i, 'shape') and values.bk.name != 'numpy') else i
+        for i in items)
+    index = items if isinstance(index, tuple) else items[0]
+    want = tuple(values.bk.getitem(values.bk.zeros(shape, dtype=values.dtype),
+                                   index).shape)
+    if values.shape != want:
+        raise ValueError(f'scatter_add: values of shape {values.shape} do not '
+                         f'fit index {index!r} of shape {shape} (want {want})')
+    return apply(SCATTER_ADD, values, shape=shape, index=index)
