@@ -23,7 +23,7 @@ def connect(address: str):
                             '(a whole number, at least 1)')
         cluster = LocalCluster(n_workers=int(count), threads_per_worker=1,
                                processes=True, host='127.0.0.1',
-                               dashboard_address=None)
+                               dashboard_address=':0')
         client = Client(cluster)
         client.close_cluster = cluster
         return client
