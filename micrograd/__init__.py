@@ -20,7 +20,7 @@ from .compile import compile, compiled_source  # noqa: E402
 from .draw import draw_dot, to_dot  # noqa: E402
 from .profile import profile  # noqa: E402
 from .serialize import load, save  # noqa: E402
-from . import data, losses, nn, optim, train  # noqa: E402  (mg.nn.Linear, ...)
+from . import data, losses, metrics, nn, optim, train  # noqa: E402  (mg.nn.Linear, ...)
 
 # NumPy-style aliases
 multiply, divide, subtract, negative, power = mul, div, sub, neg, pow  # noqa: F405
