@@ -59,7 +59,14 @@ def _check_wrt(name: str, wrt) -> list:
     return wrt
 
 
-GIVEN = object()     # a default that tells "not given" from any value
+class _Default:
+    """The default of `learning_rate` where `lr` may give it instead."""
+
+    def __repr__(self):
+        return '<default>'
+
+
+GIVEN = _Default()    # tells "not given" from any value
 
 
 def _rate(name: str, learning_rate, lr, default):
