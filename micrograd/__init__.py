@@ -23,8 +23,8 @@ from .compile import compile, compiled_source  # noqa: E402
 from .draw import draw_dot, to_dot  # noqa: E402
 from .profile import profile  # noqa: E402
 from .serialize import load, save  # noqa: E402
-from . import (data, functional, linalg, losses, nn,  # noqa: E402
-               optim, train)                 # (mg.nn.Linear, mg.linalg.inv...)
+from . import (data, functional, linalg, losses, metrics,  # noqa: E402
+               nn, optim, train)     # (mg.nn.Linear, mg.linalg.inv, ...)
 
 # NumPy-style aliases
 multiply, divide, subtract, negative, power = mul, div, sub, neg, pow  # noqa: F405

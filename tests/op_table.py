@@ -1543,6 +1543,69 @@ add_row('scatter_add(shape, index, values)', _scatter_add, ['scatter_add'],
         public=[mg.scatter_add])
 
 
+
+# ---- take_rows: rows of w picked by integer indices (duplicates included)
+
+def _take_rows(w, indices):
+    return mg.take_rows(w, indices)
+
+
+def _take_rows_make(rng, shapes):
+    (w,) = ANY(rng, shapes[:1])
+    indices = rng.integers(0, shapes[0][0], shapes[1])
+    return Case((w,), {'indices': np.asarray(indices, dtype=np.int64)})
+
+
+def _take_rows_spec(w_shape, index_shape):
+    return {'shapes': (w_shape, index_shape)}
+
+
+add_row('take_rows(w, indices)', _take_rows, ['take_rows'],
+        specs=st.tuples(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1,
+                                         max_side=4),
+                        hnp.array_shapes(min_dims=0, max_dims=2, min_side=1,
+                                         max_side=5)).map(
+            lambda s: _take_rows_spec(*s)),
+        examples=(_take_rows_spec((4, 3), (6,)), _take_rows_spec((1, 2), (3,)),
+                  _take_rows_spec((5,), (2, 3)), _take_rows_spec((3, 2), ())),
+        make=_take_rows_make, public=[mg.take_rows],
+        torch=lambda T, w, indices: w[indices.long()])
+
+
+# ---- dropout, its mask fixed: the generator is made afresh from a seed at
+# every forward, so central differences see the mask the gradient used
+
+class _FixedMask:
+    training = True
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    @property
+    def rng(self):
+        return np.random.default_rng(self.seed)
+
+
+def _dropout(x, p, seed):
+    return mg_ops.dropout(x, p, _FixedMask(seed))
+
+
+def _dropout_make(rng, shapes):
+    (x,) = ANY(rng, shapes)
+    return Case((x,), {'p': float(rng.choice([0.0, 0.25, 0.5])),
+                       'seed': int(rng.integers(0, 100))})
+
+
+def _torch_dropout(T, x, p, seed):
+    keep = np.random.default_rng(seed).random(tuple(x.shape)) >= p
+    return x * T.as_tensor(keep / (1 - p), dtype=x.dtype)
+
+
+add_row('dropout(x, p) with a fixed mask', _dropout,
+        ['dropout_mask', 'mul'], specs=broadcastable(1),
+        examples=UNARY_EXAMPLES, make=_dropout_make, torch=_torch_dropout,
+        public=[])
+
 # ------------------------------------------------------- kinks and ties
 
 @dataclass(frozen=True)

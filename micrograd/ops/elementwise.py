@@ -3,7 +3,7 @@ several (maximum, minimum, where, clip)."""
 from __future__ import annotations
 
 from ..engine import Op, Value, apply
-from .common import _exact, public
+from .common import _exact, _value, public
 
 
 # exp: z = e**x;  dz/dx = z
@@ -658,3 +658,28 @@ def _rmod(x, y) -> Value:
 
 
 Value.__mod__, Value.__rmod__ = mod, _rmod
+
+
+# dropout_mask: the factors of inverted dropout, of x's shape and dtype:
+# 0 with probability p, else 1 / (1 - p), drawn afresh at every forward
+# from `state.rng` (a NumPy Generator); all 1 while `state.training` is
+# False. No gradient: dropout is x * mask, and mul's rule reads the mask
+# this forward drew (the walk, compiled and chunked code all keep each
+# node's output), so the gradient is exact, also where x is 0.
+def dropout_mask_forward(xp, x, p, state):
+    if not state.training or p == 0:
+        return xp.ones(tuple(x.shape), dtype=x.dtype)
+    keep = xp.asarray(state.rng.random(tuple(x.shape)) >= p)
+    return xp.astype(keep, x.dtype) * (1.0 / (1.0 - p))
+
+
+DROPOUT_MASK = Op('dropout_mask', dropout_mask_forward, kind='elementwise')
+
+
+def dropout(x, p: float, state) -> Value:
+    """Inverted dropout: each element of x zeroed with probability p, the
+    others scaled by 1 / (1 - p), a fresh mask at every forward; x as it is
+    (times 1) while `state.training` is False. `state` has `.training` and
+    `.rng` (nn.Dropout is one)."""
+    x = _value(x)
+    return x * apply(DROPOUT_MASK, x, p=p, state=state)

@@ -13,7 +13,8 @@ gets higher derivatives too.
 from __future__ import annotations
 
 from ..checks import rule_error, seed_grad
-from ..engine import Value, constant, unbroadcast
+from ..engine import Value, unbroadcast
+from ..promotion import constant
 from . import contract, elementwise, logic, reduce, shape
 
 _LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
