@@ -16,6 +16,7 @@ from ..checks import rule_error, seed_grad
 from ..engine import Value, unbroadcast
 from ..promotion import constant
 from . import contract, elementwise, logic, reduce, shape
+from .. import linalg as _linalg
 
 _LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
 
@@ -55,6 +56,20 @@ class Namespace:
     asinh = staticmethod(elementwise.arcsinh)
     atanh = staticmethod(elementwise.arctanh)
     sign = staticmethod(elementwise.sign)
+    sinh = staticmethod(elementwise.sinh)
+    cosh = staticmethod(elementwise.cosh)
+    tan = staticmethod(elementwise.tan)
+    acos = staticmethod(elementwise.arccos)
+    atan = staticmethod(elementwise.arctan)
+    atan2 = staticmethod(elementwise.arctan2)
+    hypot = staticmethod(elementwise.hypot)
+    logaddexp = staticmethod(elementwise.logaddexp)
+    log2 = staticmethod(elementwise.log2)
+    log10 = staticmethod(elementwise.log10)
+    exp2 = staticmethod(elementwise.exp2)
+    floor = staticmethod(elementwise.floor)
+    ceil = staticmethod(elementwise.ceil)
+    remainder = staticmethod(elementwise.mod)
     maximum = staticmethod(elementwise.maximum)
     minimum = staticmethod(elementwise.minimum)
     isnan = staticmethod(logic.isnan)
@@ -73,6 +88,12 @@ class Namespace:
     @staticmethod
     def clip(x, min=None, max=None):  # noqa: A002  (the standard's names)
         return elementwise.clip(x, min, max)
+
+    def zeros_like(self, x):
+        """Zeros shaped like x: a constant (no gradient flows through)."""
+        if not isinstance(x, Value):
+            return self.bk.zeros_like(x)
+        return constant(self.bk.zeros(tuple(x.shape), dtype=x.dtype), x)
 
     def astype(self, x, dtype):
         if not isinstance(x, Value):
@@ -96,7 +117,79 @@ class Namespace:
     def min(x, axis=None, keepdims=False):
         return reduce.min(x, axis=axis, keepdims=keepdims)
 
+    @staticmethod
+    def prod(x, axis=None, keepdims=False):
+        return reduce.prod(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def var(x, axis=None, correction=0.0, keepdims=False):
+        return reduce.var(x, axis=axis, ddof=int(correction), keepdims=keepdims)
+
+    @staticmethod
+    def std(x, axis=None, correction=0.0, keepdims=False):
+        return reduce.std(x, axis=axis, ddof=int(correction), keepdims=keepdims)
+
+    @staticmethod
+    def cumulative_sum(x, axis=None, include_initial=False):
+        if axis is None:
+            x, axis = shape.reshape(x, (-1,)), 0
+        out = reduce.cumsum(x, axis=axis)
+        return _with_initial(out, axis % x.ndim, 0) if include_initial else out
+
+    @staticmethod
+    def cumulative_prod(x, axis=None, include_initial=False):
+        """The running products along `axis`, one multiplication per
+        element (micrograd has no cumulative-product op)."""
+        if axis is None:
+            x, axis = shape.reshape(x, (-1,)), 0
+        axis %= x.ndim
+        parts, run = [], None
+        for i in range(x.shape[axis]):
+            item = x[_along(x, axis, slice(i, i + 1))]
+            run = item if run is None else run * item
+            parts.append(run)
+        out = shape.concatenate(parts, axis=axis) if parts else x
+        return _with_initial(out, axis, 1) if include_initial else out
+
+    # ---- sorting (the order is an index: computed on the data) ----------
+    def argsort(self, x, axis=-1, stable=True):
+        data = x.data if isinstance(x, Value) else x
+        return self.bk.argsort(data, axis=axis, stable=stable)
+
+    def sort(self, x, axis=-1, stable=True):
+        if not isinstance(x, Value):
+            return self.bk.sort(x, axis=axis, stable=stable)
+        return self.take_along_axis(x, self.argsort(x, axis, stable),
+                                    axis=axis)
+
+    def take_along_axis(self, x, indices, axis=-1):
+        """x picked at integer `indices` (an array) along `axis`: a
+        getitem with `indices` there and a range on every other axis."""
+        indices = indices.data if isinstance(indices, Value) else indices
+        axis %= x.ndim
+        index = tuple(
+            indices if a == axis else self.bk.reshape(
+                self.bk.arange(x.shape[a]),
+                tuple(n if b == a else 1 for b, n in enumerate(x.shape)))
+            for a in range(x.ndim))
+        return shape.getitem(x, index)
+
     # ---- shape -------------------------------------------------------
+    @staticmethod
+    def flip(x, axis=None):
+        axes = range(x.ndim) if axis is None else (
+            axis if isinstance(axis, (tuple, list)) else (axis,))
+        index = [slice(None)] * x.ndim
+        for a in axes:
+            index[a % x.ndim] = slice(None, None, -1)
+        return shape.getitem(x, tuple(index))
+
+    def tril(self, x, k=0):
+        """x's lower triangle (below diagonal k): x times a constant mask."""
+        n, m = x.shape[-2:]
+        mask = self.bk.tril(self.bk.ones((n, m), dtype=x.dtype), k=k)
+        return x * constant(mask, x)
+
     @staticmethod
     def reshape(x, shape_, copy=None):
         return shape.reshape(x, shape_)
@@ -155,6 +248,36 @@ class Namespace:
         return contract.einsum(f"{''.join(sx)},{''.join(sy)}->{''.join(out)}",
                                x, y)
 
+
+def _along(x, axis, item):
+    """The index that takes `item` on `axis` and all of every other axis."""
+    return (slice(None),) * axis + (item,) + (slice(None),) * (x.ndim - axis - 1)
+
+
+def _with_initial(x, axis, value):
+    """x with a constant slice of `value` put first along `axis`."""
+    lead = tuple(1 if a == axis else n for a, n in enumerate(x.shape))
+    first = constant(x.bk.full(lead, value, dtype=x.dtype), x)
+    return shape.concatenate([first, x], axis=axis)
+
+
+class _Linalg:
+    """`xp.linalg` for rules run on Values: micrograd.linalg's ops."""
+    solve = staticmethod(_linalg.solve)
+    inv = staticmethod(_linalg.inv)
+    det = staticmethod(_linalg.det)
+    slogdet = staticmethod(_linalg.slogdet)
+    cholesky = staticmethod(_linalg.cholesky)
+
+    @staticmethod
+    def vector_norm(x, axis=None, keepdims=False, ord=2):  # noqa: A002
+        if ord != 2:
+            raise AttributeError(f'xp.linalg.vector_norm: micrograd has no '
+                                 f'differentiable ord={ord!r}')
+        return _linalg.norm(x, axis=axis, keepdims=keepdims)
+
+
+Namespace.linalg = _Linalg()
 
 _NAMESPACES: dict = {}
 
