@@ -64,7 +64,7 @@ class Backend:
         out *= c
         return out
 
-    def select(self, mask, g):
+    def keep_where(self, mask, g):
         """g where the boolean mask holds, 0 elsewhere (masked gradients)."""
         return self.ns.where(mask, g, 0.0)
 
@@ -129,7 +129,7 @@ class NumpyBackend(Backend):
     def multiply_into(self, out, x, c):
         return np.multiply(x, c, out=out)
 
-    def select(self, mask, g):
+    def keep_where(self, mask, g):
         """g * mask (an inf or NaN upstream gradient at a masked element
         gives NaN, where the generic path gives 0)."""
         return g * mask

@@ -178,3 +178,20 @@ def state_array(where: str, key: str, value, p):
                          f'finite (inf or NaN, or too large for '
                          f'{p.data.dtype})')
     return array
+
+
+# numpy ufuncs that a Value answers with its own op (`ndarray + Value`)
+OPERATOR_UFUNCS = {
+    'add': 'add', 'subtract': 'sub', 'multiply': 'mul', 'divide': 'div',
+    'power': 'pow', 'matmul': 'matmul', 'negative': 'neg', 'absolute': 'abs',
+    'greater': 'greater', 'greater_equal': 'greater_equal', 'less': 'less',
+    'less_equal': 'less_equal', 'equal': 'equal', 'not_equal': 'not_equal',
+    'remainder': 'mod'}
+
+
+def refuse_numpy(name, ops):
+    """The TypeError for a NumPy function given a Value (`ops`: the op
+    library, to name the micrograd op to use instead)."""
+    hint = f'micrograd.{name}(x)' if hasattr(ops, name) else 'the micrograd op'
+    raise TypeError(f'numpy.{name} cannot take a Value (it would drop the '
+                    f'graph); use {hint} instead, or numpy on .data')

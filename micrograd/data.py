@@ -51,18 +51,26 @@ class Batches:
                 f'drop_last={self.drop_last})')
 
 
-def batches(*arrays, batch_size: int, shuffle: bool = False,
+def batches(*arrays, batch_size: int | None = None, shuffle: bool = False,
             seed: int | np.random.Generator | None = None,
             drop_last: bool = False) -> Batches:
     """Row-aligned minibatches of `arrays` (each with rows on axis 0), or
     of one dict of name -> array (then each batch is a dict, ready for
-    `loss.forward(**batch)`).
+    `loss.forward(**batch)`). batch_size comes by keyword or as the last
+    positional argument: `batches(X, y, 8)`.
 
     Batch k holds rows [k * batch_size, (k + 1) * batch_size) of the epoch's
     order: the rows in turn, or a permutation drawn for each epoch when
     `shuffle` (from `seed`: an int, None for fresh entropy, or a Generator
     to share). The last, partial batch is kept unless `drop_last`.
     """
+    if batch_size is None:
+        if len(arrays) > 1 and isinstance(arrays[-1], (int, np.integer)) \
+                and not isinstance(arrays[-1], bool):
+            arrays, batch_size = arrays[:-1], arrays[-1]
+        else:
+            raise TypeError('batches: give batch_size, as batches(X, y, 8) '
+                            'or batches(X, y, batch_size=8)')
     names = None
     if len(arrays) == 1 and isinstance(arrays[0], Mapping):
         names, arrays = list(arrays[0]), list(arrays[0].values())

@@ -21,15 +21,22 @@ class GradcheckError(AssertionError):
 
 def gradcheck(f, *inputs, eps: float = 1e-6, atol: float = 1e-6,
               rtol: float = 1e-4, max_elements: int = 64,
-              projections: int = 8, seed: int = 0) -> bool:
+              projections: int = 8, seed: int = 0, order: int = 1) -> bool:
     """Compare f's gradients with central differences; raise a
     GradcheckError naming the worst element, or return True.
 
     `f` takes one Value per input and returns a Value. Inputs with more
     than `max_elements` elements are checked along `projections` random
-    directions instead of element by element.
+    directions instead of element by element. `order=2` checks the second
+    derivatives instead.
     """
+    if order not in (1, 2):
+        raise ValueError(f'gradcheck: order must be 1 or 2, got {order!r}')
     rng = np.random.default_rng(seed)
+    if order == 2:
+        return gradcheck(_first_derivative(f, inputs, rng), *inputs, eps=eps,
+                         atol=atol, rtol=rtol, max_elements=max_elements,
+                         projections=projections, seed=seed)
     arrays = [np.array(x.data if isinstance(x, Value) else x, dtype=np.float64)
               for x in inputs]
     values = [Value(a, dtype='float64') for a in arrays]
@@ -38,7 +45,8 @@ def gradcheck(f, *inputs, eps: float = 1e-6, atol: float = 1e-6,
     out.backward(upstream)
     failures = []
     for i, (a, v) in enumerate(zip(arrays, values)):
-        grad = np.asarray(v.grad, dtype=np.float64)
+        grad = (np.zeros(a.shape) if v.grad is None else  # not in f's graph
+                np.asarray(v.grad, dtype=np.float64))
         if a.size <= max_elements:
             directions = [(np.unravel_index(k, a.shape), _unit(a.shape, k))
                           for k in range(a.size)]
@@ -61,6 +69,29 @@ def gradcheck(f, *inputs, eps: float = 1e-6, atol: float = 1e-6,
             f'central differences give {numeric:.6g} (abs error {err:.3g}, '
             f'allowed {atol:g} + {rtol:g} * |numeric|)')
     return True
+
+
+def _first_derivative(f, inputs, rng):
+    """x -> sum_i grad_i(x) . w_i, with grad_i the gradient of f(x) . u by
+    backward(create_graph=True), for random u and w_i: a scalar function
+    whose gradient holds f's second derivatives."""
+    arrays = [np.asarray(x.data if isinstance(x, Value) else x) for x in inputs]
+    u = rng.standard_normal(np.shape(f(*[Value(a, dtype='float64',
+                                               requires_grad=False)
+                                         for a in arrays]).data))
+    ws = [rng.standard_normal(a.shape) for a in arrays]
+
+    def first_derivative(*values):
+        values = [v if v.requires_grad else Value(v.data, dtype='float64')
+                  for v in values]
+        f(*values).backward(u, create_graph=True)
+        total = Value(0.0, dtype='float64', requires_grad=False)
+        for v, w in zip(values, ws):
+            if isinstance(v.grad, Value):
+                total = total + (v.grad * w).sum()
+            v.grad = None
+        return total
+    return first_derivative
 
 
 def _badness(failure):

@@ -1,7 +1,7 @@
 """Neural network building blocks.
 
 Tensor layers (`Linear`, `Sequential`, `ReLU`, `Tanh`, `Sigmoid`,
-`TensorMLP`) work on whole arrays, eagerly (`model(Value(array))`) or on
+`TensorMLP`, `Dropout`, `LayerNorm`, `Embedding`) work on whole arrays, eagerly (`model(Value(array))`) or on
 placeholders (build once, `loss.forward(**feeds)` many times).
 
 The scalar `Neuron`, `Layer` and `MLP` of the original micrograd keep
@@ -56,6 +56,13 @@ class Module:
         for name, p in params.items():
             p.data = arrays[name]
 
+    def zero_grad(self) -> None:
+        """Clear every parameter's `.grad` (to None), as the original
+        micrograd's training loop does before `backward` (which starts
+        from zero anyway)."""
+        for p in self.parameters():
+            p.grad = None
+
     def L2_norm(self) -> float:
         """sum_p sum(p**2) over the parameters: the squared L2 norm, under
         the original micrograd's name."""
@@ -67,8 +74,37 @@ class Module:
         return float(sum(float(p.bk.sum(p.grad * p.grad))
                          for p in self.parameters() if p.grad is not None))
 
+    training = True     # a class default: modules are made in training mode
+
+    def train(self, mode: bool = True):
+        """Training mode (`mode=True`) or evaluation mode, for this module
+        and every module inside it (Dropout drops only in training mode);
+        returns the module."""
+        for module in self.modules():
+            module.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode: `train(False)`."""
+        return self.train(False)
+
+    def modules(self) -> list:
+        """This module and every module inside it (attributes, lists)."""
+        found = [self]
+        for attr in vars(self).values():
+            _collect_modules(attr, found)
+        return found
+
     def __call__(self, x):
         return self.forward(x)
+
+
+def _collect_modules(attr, found):
+    if isinstance(attr, Module):
+        found.extend(attr.modules())
+    elif isinstance(attr, (list, tuple)):
+        for item in attr:
+            _collect_modules(item, found)
 
 
 def _collect(name, attr, found):
@@ -234,3 +270,77 @@ class MLP(Module):
 
     def __repr__(self):
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+
+class Dropout(Module):
+    """Inverted dropout: in training mode each element is zeroed with
+    probability p and the others scaled by 1 / (1 - p), with a fresh mask
+    at every forward (`loss.forward(...)` redraws it, compiled or chunked
+    too), drawn from a generator seeded by `rng` (a seed or a numpy
+    Generator); in evaluation mode (`model.eval()`) it passes x through.
+
+    The mode is read at every forward: a graph built in training mode
+    follows `train()` / `eval()`. A graph built in evaluation mode has no
+    dropout in it at all (build a validation graph after `model.eval()`)."""
+
+    def __init__(self, p: float = 0.5, rng=None):
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or \
+                not 0 <= p < 1:
+            raise ValueError(f'Dropout: p must be a number in [0, 1), got '
+                             f'{p!r}')
+        self.p, self.rng = float(p), _generator(rng)
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        return ops.dropout(x, self.p, self)
+
+    def __repr__(self):
+        return f'Dropout(p={self.p})'
+
+
+class LayerNorm(Module):
+    """Each row normalised over its last axis (`features` values), then
+    scaled and shifted: (x - mean) / sqrt(var + eps) * weight + bias, with
+    weight ones and bias zeros, learned. Rows stay apart (`chunked` takes
+    it)."""
+
+    def __init__(self, features: int, eps: float = 1e-5, dtype=None):
+        if isinstance(features, bool) or not isinstance(features, int) or \
+                features < 1:
+            raise ValueError(f'LayerNorm: features must be a positive int, '
+                             f'got {features!r}')
+        self.eps = eps
+        self.weight = Value(np.ones(features), dtype=dtype)
+        self.bias = Value(np.zeros(features), dtype=dtype)
+
+    def forward(self, x):
+        features = self.weight.shape[0]
+        if not x.shape or x.shape[-1] != features:
+            raise ValueError(f'LayerNorm({features}): the last axis of x '
+                             f'must have {features} values, x has shape '
+                             f'{x.shape}')
+        centred = x - ops.mean(x, axis=-1, keepdims=True)
+        var = ops.mean(centred * centred, axis=-1, keepdims=True)
+        return centred / ops.sqrt(var + self.eps) * self.weight + self.bias
+
+    def __repr__(self):
+        return f'LayerNorm({self.weight.shape[0]}, eps={self.eps})'
+
+
+class Embedding(Module):
+    """A learned row of `dim` values for each of `num` tokens: the rows of
+    weight (num, dim) ~ N(0, 1) at integer indices (an array or an integer
+    placeholder, `Value(shape=(None,), name='tokens', dtype='int64',
+    requires_grad=False)`); output indices.shape + (dim,)."""
+
+    def __init__(self, num: int, dim: int, rng=None, dtype=None):
+        self.weight = Value(_generator(rng).standard_normal((num, dim)),
+                            dtype=dtype)
+
+    def forward(self, indices):
+        return ops.take_rows(self.weight, indices)
+
+    def __repr__(self):
+        num, dim = self.weight.shape
+        return f'Embedding({num}, {dim})'

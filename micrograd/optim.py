@@ -3,8 +3,15 @@
     optimiser = SGD(wrt=[W, b], learning_rate=0.1, momentum=0.9)
     loss.forward(**batch); loss.backward(); optimiser.step()
 
-`learning_rate` is a number or a generator of numbers (a schedule: one
-`next()` per step; see `constant`, `step_decay`, `cosine`, `warmup`).
+`learning_rate` (or `lr`, its PyTorch spelling) is a number or a generator
+of numbers (a schedule: one `next()` per step; see `constant`,
+`step_decay`, `cosine`, `warmup`); `optimiser.lr` is the rate of the latest
+step. `wrt` is a list of Values, or a list of parameter groups as in
+PyTorch, dicts {'params': [...], 'learning_rate': ..., 'weight_decay': ...}
+whose settings override the optimiser's for their parameters:
+
+    Adam([{'params': weights, 'weight_decay': 1e-2},
+          {'params': biases, 'weight_decay': 0.0}], lr=1e-3)
 Parameters are updated in place in their own dtype, through one scratch
 buffer per parameter: a step allocates no full-size array. Gradients are
 only read (they may be read-only views shared between nodes).
@@ -50,6 +57,65 @@ def _check_wrt(name: str, wrt) -> list:
                              'would move it twice')
         seen.add(id(v))
     return wrt
+
+
+class _Default:
+    """The default of `learning_rate` where `lr` may give it instead."""
+
+    def __repr__(self):
+        return '<default>'
+
+
+GIVEN = _Default()    # tells "not given" from any value
+
+
+def _rate(name: str, learning_rate, lr, default):
+    """The learning rate from `learning_rate` or its alias `lr` (one of
+    them, or the default)."""
+    if learning_rate is not GIVEN and lr is not None:
+        raise TypeError(f'{name}: give learning_rate or lr (the same '
+                        'setting), not both')
+    if lr is not None:
+        return lr
+    return default if learning_rate is GIVEN else learning_rate
+
+
+GROUP_KEYS = ('params', 'learning_rate', 'lr', 'weight_decay')
+
+
+def _groups(name: str, wrt) -> list:
+    """wrt as parameter groups: a list of dicts with 'params' (a list of
+    Values) and optional 'learning_rate' (or 'lr') and 'weight_decay'."""
+    if isinstance(wrt, Mapping):
+        wrt = [wrt]
+    elif not isinstance(wrt, Value):
+        try:
+            wrt = list(wrt)
+        except TypeError:
+            pass
+    if not isinstance(wrt, list) or not wrt or not all(
+            isinstance(g, Mapping) for g in wrt):
+        if isinstance(wrt, list) and any(isinstance(g, Mapping) for g in wrt):
+            raise TypeError(f'{name}: wrt mixes parameter groups (dicts) and '
+                            'Values; put every Value in a group')
+        return [{'params': _check_wrt(name, wrt)}]
+    groups = []
+    for k, group in enumerate(wrt):
+        unknown = sorted(set(group) - set(GROUP_KEYS), key=str)
+        if unknown or 'params' not in group:
+            raise KeyError(f"{name}: parameter group {k} needs 'params' and "
+                           f'may have {list(GROUP_KEYS[1:])}; got keys '
+                           f'{sorted(group, key=str)}')
+        group = dict(group)
+        if 'lr' in group:
+            if 'learning_rate' in group:
+                raise TypeError(f"{name}: parameter group {k} gives both "
+                                "'learning_rate' and 'lr'")
+            group['learning_rate'] = group.pop('lr')
+        if isinstance(group['params'], Value):
+            group['params'] = [group['params']]
+        groups.append(group)
+    return groups
 
 
 def _check_number(name: str, arg: str, value, optional=False, below=None,
@@ -117,22 +183,74 @@ class Optimiser:
     def __init__(self, name, wrt, learning_rate, weight_decay=0.0,
                  check_finite=False):
         self.name = name
-        self.wrt = _check_wrt(name, wrt)
-        if not hasattr(learning_rate, '__next__'):
-            if learning_rate is None:
-                raise TypeError(f'{name}: learning_rate is required (a '
-                                'number or a generator of numbers)')
-            _check_number(name, 'learning_rate', learning_rate)
-        self.learning_rate = learning_rate
+        groups = _groups(name, wrt)
+        self.wrt = _check_wrt(name, [p for g in groups for p in g['params']])
+        self.learning_rate = self._check_rate(learning_rate, 'learning_rate')
         self.weight_decay = _check_number(name, 'weight_decay', weight_decay)
+        # per parameter group: its indices in wrt, rate source, weight decay
+        self.param_groups, start = [], 0
+        for k, group in enumerate(groups):
+            n = len(group['params'])
+            self.param_groups.append({
+                'params': list(group['params']),
+                'indices': range(start, start + n),
+                'learning_rate': self._check_rate(
+                    group['learning_rate'],
+                    f'parameter group {k} learning_rate')
+                if 'learning_rate' in group else None,
+                'weight_decay': _check_number(
+                    name, f'parameter group {k} weight_decay',
+                    group['weight_decay']) if 'weight_decay' in group
+                else weight_decay})
+            start += n
+        self.decay = [g['weight_decay'] for g in self.param_groups
+                      for _ in g['indices']]
         if not isinstance(check_finite, bool):
             raise TypeError(f'{name}: check_finite must be True or False, '
                             f'got {check_finite!r}')
         self.check_finite = check_finite
         self.num_steps = 0
+        self.last_rates = None      # per group, the rates of the latest step
         self.scratch = [_zeros_like(p) for p in self.wrt]
         for buffer in self.buffers:
             setattr(self, buffer, [_zeros_like(p) for p in self.wrt])
+
+    def _check_rate(self, rate, arg):
+        if not hasattr(rate, '__next__'):
+            if rate is None:
+                raise TypeError(f'{self.name}: {arg} is required (a '
+                                'number or a generator of numbers)')
+            _check_number(self.name, arg, rate)
+        return rate
+
+    @property
+    def lr(self) -> float | None:
+        """The learning rate of the latest step (of the first parameter
+        group); before the first step, the learning rate if it is a number,
+        None if it is a schedule. Assigning it sets `learning_rate`."""
+        if self.last_rates is not None:
+            return self.last_rates[0]
+        first = self.param_groups[0]['learning_rate']
+        rate = self.learning_rate if first is None else first
+        return None if hasattr(rate, '__next__') else float(rate)
+
+    @lr.setter
+    def lr(self, value):
+        self.learning_rate = self._check_rate(value, 'learning_rate')
+
+    current_learning_rate = lr
+
+    def _next_rate(self, source, arg):
+        """This step's rate from `source` (a number or a schedule)."""
+        rate = source
+        if hasattr(rate, '__next__'):
+            try:
+                rate = next(rate)
+            except StopIteration:
+                raise ValueError(f'{self.name}: the {arg} generator '
+                                 f'is exhausted after {self.num_steps} '
+                                 'steps') from None
+        return float(_check_number(self.name, arg, rate))
 
     def step(self) -> None:
         """One update of every parameter, from its current `.grad`. A
@@ -152,19 +270,25 @@ class Optimiser:
                 raise FloatingPointError(
                     f'{self.name}: the gradient of {_describe(j, p)} is not '
                     'finite (inf or NaN): no parameter was moved')
-        rate = self.learning_rate
-        if hasattr(rate, '__next__'):
-            try:
-                rate = next(rate)
-            except StopIteration:
-                raise ValueError(f'{self.name}: the learning_rate generator '
-                                 f'is exhausted after {self.num_steps} '
-                                 'steps') from None
-        lr = _check_number(self.name, 'learning_rate', rate)
+        default = None
+        rates = []
+        for k, group in enumerate(self.param_groups):
+            if group['learning_rate'] is not None:
+                rates.append(self._next_rate(
+                    group['learning_rate'],
+                    f'parameter group {k} learning_rate'))
+            else:
+                if default is None:     # one draw per step, shared
+                    default = self._next_rate(self.learning_rate,
+                                              'learning_rate')
+                rates.append(default)
         self.num_steps += 1
-        for j, p in enumerate(self.wrt):
-            if p.grad is not None:
-                self.update(j, p, p.grad, lr)
+        self.last_rates = rates
+        for group, lr in zip(self.param_groups, rates):
+            for j in group['indices']:
+                p = self.wrt[j]
+                if p.grad is not None:
+                    self.update(j, p, p.grad, lr)
 
     def state_dict(self) -> dict:
         """Step count and buffers as arrays ('m.0', 'v.0', ...). A learning
@@ -231,8 +355,10 @@ class SGD(Optimiser):
         w = w - learning_rate * g                        (momentum None)
     """
 
-    def __init__(self, wrt=(), learning_rate=None, momentum=None,
-                 nesterov=False, weight_decay=0.0, check_finite=False):
+    def __init__(self, wrt=(), learning_rate=GIVEN, momentum=None,
+                 nesterov=False, weight_decay=0.0, check_finite=False,
+                 lr=None):
+        learning_rate = _rate('SGD', learning_rate, lr, None)
         _check_number('SGD', 'momentum', momentum, optional=True)
         if nesterov and not momentum:
             raise ValueError('SGD: nesterov needs a momentum')
@@ -243,14 +369,15 @@ class SGD(Optimiser):
 
     def update(self, j, p, g, lr):
         bk, w = p.bk, p.data
-        if not (self.weight_decay or self.momentum):      # plain SGD
+        decay = self.decay[j]
+        if not (decay or self.momentum):      # plain SGD
             w -= bk.multiply_into(self.scratch[j], g, lr) if bk.mutable \
                 else g * lr
             p.data = w
             return
         step = _fill(bk, self.scratch[j], g)
-        if self.weight_decay:
-            step += self.weight_decay * w
+        if decay:
+            step += decay * w
         if self.momentum:
             velocity = self.velocity[j]
             velocity *= self.momentum
@@ -276,8 +403,10 @@ class Adam(Optimiser):
     buffers = ('m', 'v')
     decoupled = False
 
-    def __init__(self, wrt=(), learning_rate=1e-3, beta1=0.9, beta2=0.999,
-                 eps=1e-8, weight_decay=0.0, name='Adam', check_finite=False):
+    def __init__(self, wrt=(), learning_rate=GIVEN, beta1=0.9, beta2=0.999,
+                 eps=1e-8, weight_decay=0.0, name='Adam', check_finite=False,
+                 lr=None):
+        learning_rate = _rate(name, learning_rate, lr, 1e-3)
         super().__init__(name, wrt, learning_rate, weight_decay, check_finite)
         self.beta1 = _check_number(name, 'beta1', beta1, below=1)
         self.beta2 = _check_number(name, 'beta2', beta2, below=1)
@@ -286,11 +415,12 @@ class Adam(Optimiser):
     def update(self, j, p, g, lr):
         b1, b2, t = self.beta1, self.beta2, self.num_steps
         bk, w, m, v = p.bk, p.data, self.m[j], self.v[j]
-        if self.weight_decay and self.decoupled:
-            w *= 1 - lr * self.weight_decay
+        decay = self.decay[j]
+        if decay and self.decoupled:
+            w *= 1 - lr * decay
         tmp = _fill(bk, self.scratch[j], g)
-        if self.weight_decay and not self.decoupled:
-            tmp += self.weight_decay * w
+        if decay and not self.decoupled:
+            tmp += decay * w
         m *= b1
         v *= b2
         m += (1 - b1) * tmp
@@ -314,8 +444,9 @@ class AdamW(Adam):
     w = w * (1 - learning_rate * weight_decay), then the Adam step."""
     decoupled = True
 
-    def __init__(self, wrt=(), learning_rate=1e-3, beta1=0.9, beta2=0.999,
-                 eps=1e-8, weight_decay=1e-2, check_finite=False):
+    def __init__(self, wrt=(), learning_rate=GIVEN, beta1=0.9, beta2=0.999,
+                 eps=1e-8, weight_decay=1e-2, check_finite=False, lr=None):
+        learning_rate = _rate('AdamW', learning_rate, lr, 1e-3)
         super().__init__(wrt, learning_rate, beta1, beta2, eps, weight_decay,
                          name='AdamW', check_finite=check_finite)
 
@@ -330,8 +461,9 @@ class ADAM(Adam):
         m_hat = m / (1 - beta1**t),    v_hat = v / (1 - beta2**t)
     """
 
-    def __init__(self, wrt=(), learning_rate=None, beta1=None, beta2=None,
-                 eps_adam=None, check_finite=False):
+    def __init__(self, wrt=(), learning_rate=GIVEN, beta1=None, beta2=None,
+                 eps_adam=None, check_finite=False, lr=None):
+        learning_rate = _rate('ADAM', learning_rate, lr, None)
         _check_number('ADAM', 'eps_adam', eps_adam)    # named as given
         super().__init__(wrt, learning_rate, beta1, beta2, eps_adam,
                          name='ADAM', check_finite=check_finite)
@@ -405,36 +537,81 @@ def _step_decay(learning_rate, step_size, gamma):
         k += 1
 
 
-def cosine(learning_rate: float, total_steps: int, min_rate: float = 0.0):
+def cosine(learning_rate: float, total_steps: int | None = None,
+           min_rate: float = 0.0):
     """From learning_rate down to min_rate along half a cosine over
-    total_steps, then min_rate."""
+    total_steps, then min_rate. total_steps=None: `fit` sets it to the
+    number of steps it trains for (used elsewhere, the first step raises a
+    ValueError asking for it)."""
     _check_number('cosine', 'learning_rate', learning_rate)
-    _check_count('cosine', 'total_steps', total_steps)
+    if total_steps is not None:
+        _check_count('cosine', 'total_steps', total_steps)
     _check_number('cosine', 'min_rate', min_rate)
-    return _cosine(learning_rate, total_steps, min_rate)
+    return Cosine(learning_rate, total_steps, min_rate)
 
 
-def _cosine(learning_rate, total_steps, min_rate):
-    k = 0
-    while True:
-        t = min(k, total_steps) / max(total_steps, 1)
-        yield min_rate + (learning_rate - min_rate) * 0.5 * (1 + math.cos(math.pi * t))
-        k += 1
+class Cosine:
+    """The generator `cosine` returns, with its `total_steps` settable
+    until the first step (`fit` sets it when it is None)."""
+
+    def __init__(self, learning_rate, total_steps, min_rate):
+        self.learning_rate, self.min_rate = learning_rate, min_rate
+        self.total_steps, self.k = total_steps, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> float:
+        total = self.total_steps
+        if total is None:
+            raise ValueError('cosine: total_steps is not set; give '
+                             'cosine(learning_rate, total_steps), or train '
+                             'with micrograd.train.fit, which sets it')
+        t = min(self.k, total) / max(total, 1)
+        self.k += 1
+        return self.min_rate + (self.learning_rate - self.min_rate) * 0.5 * (
+            1 + math.cos(math.pi * t))
 
 
 def warmup(schedule, steps: int):
     """Linear warm-up over `steps` steps (rate * (k + 1) / steps), then the
-    schedule (a number or a generator) as it is."""
+    schedule (a number or a generator) as it is. Its `total_steps` is the
+    schedule's (so `fit` can set a cosine's through it)."""
     _check_count('warmup', 'steps', steps)
     if not hasattr(schedule, '__next__'):
         _check_number('warmup', 'schedule', schedule)
-    return _warmup(schedule, steps)
+    return Warmup(schedule, steps)
 
 
-def _warmup(schedule, steps):
-    inner = schedule if hasattr(schedule, '__next__') else _constant(schedule)
-    k = 0
-    while True:
-        rate = next(inner)
-        yield rate * (k + 1) / steps if k < steps else rate
-        k += 1
+class Warmup:
+    """The generator `warmup` returns."""
+
+    def __init__(self, schedule, steps):
+        self.inner = schedule if hasattr(schedule, '__next__') else \
+            _constant(schedule)
+        self.steps, self.k = steps, 0
+
+    @property
+    def total_steps(self):
+        return getattr(self.inner, 'total_steps', 0)
+
+    @total_steps.setter
+    def total_steps(self, value):
+        if hasattr(self.inner, 'total_steps'):
+            self.inner.total_steps = value
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> float:
+        rate = next(self.inner)
+        k, self.k = self.k, self.k + 1
+        return rate * (k + 1) / self.steps if k < self.steps else rate
+
+
+def needs_total_steps(optimiser) -> list:
+    """The schedules of `optimiser` whose total_steps is not set yet."""
+    sources = [optimiser.learning_rate] + [
+        g['learning_rate'] for g in optimiser.param_groups]
+    return [s for s in sources if hasattr(s, '__next__') and
+            getattr(s, 'total_steps', 0) is None]

@@ -38,6 +38,7 @@ from typing import Callable, Iterable, Mapping
 
 from .engine import Value
 from .executor import no_grad
+from .optim import needs_total_steps
 
 
 @dataclass
@@ -79,6 +80,9 @@ def fit(loss: Value, optimiser, data: Iterable[Mapping], *,
     `[{}]` for a graph without placeholders), for `steps` steps or `epochs`
     passes over `data` (one of them).
 
+    A learning-rate schedule that needs the run's length and was not given
+    it (`cosine(1e-2)`, also inside `warmup`) gets `total_steps = steps`.
+
     validation: None, a pair (graph, feeds) evaluated as
     `float(graph.forward(**feeds).data)`, or a function returning a number.
     patience: stop after this many validations without improvement (None:
@@ -110,6 +114,8 @@ def fit(loss: Value, optimiser, data: Iterable[Mapping], *,
                              'steps instead') from None
         if steps == 0:
             raise ValueError('fit: data has no batches')
+    for schedule in needs_total_steps(optimiser):    # e.g. cosine(1e-2)
+        schedule.total_steps = steps
     history, params = History(), list(optimiser.wrt)
     best = None
     bar = _Progress(steps, progress)

@@ -23,6 +23,16 @@ A row says
   `public`: the public functions it calls, `uses`: the Value methods;
 - `torch(T, *tensors, **params)`: the PyTorch equivalent (T is the module);
 - `strict`: None, or why the row is left out of the array_api_strict run.
+
+How to add an op: write its block in the module of its kind under
+micrograd/ops/ (the math as a comment, `NAME_forward`, `NAME_backward`
+returning one gradient per input, the `Op` record with its kind, the public
+function marked `@public`), then one `add_row` here: the function, a
+hypothesis strategy of specs and fixed examples (0-d, size-1 and
+broadcasting shapes), a sampler inside the op's domain (`with_specials` where
+it is smooth at 0 and at ties, away from its kinks and jumps otherwise), and
+the PyTorch equivalent. Every test module then checks it; add a second row
+with `uses=[NAME]` if it is a Value method.
 """
 from __future__ import annotations
 
@@ -1141,6 +1151,461 @@ add_row('x[boolean mask]', _subscript, ['getitem'], specs=mask_index_specs(),
         strict=GENERIC_INDEX_STRICT.format('boolean masks'))
 
 
+# ---- more elementwise functions
+
+def away_from_integers(margin, lo=-3.0, hi=3.0):
+    """Uniform on [lo, hi] away from the integers (floor, ceil, mod's
+    jumps)."""
+    return away_from(tuple(float(k) for k in range(int(lo) - 1, int(hi) + 2)),
+                     margin, lo, hi)
+
+
+MORE_UNARY = (  # name, domain, torch name
+    ('arctan', ANY, 'atan'), ('sinh', ANY, 'sinh'), ('cosh', ANY, 'cosh'),
+    ('tan', with_specials(uniform(-1.2, 1.2)), 'tan'),
+    ('arccos', OPEN_UNIT, 'acos'), ('log2', POSITIVE, 'log2'),
+    ('log10', POSITIVE, 'log10'), ('exp2', ANY, 'exp2'),
+    ('sign', NONZERO, 'sign'), ('floor', away_from_integers(0.1), 'floor'),
+    ('ceil', away_from_integers(0.1), 'ceil'))
+
+for name, sample, tname in MORE_UNARY:
+    tfn = (lambda T, x, _t=tname: torch_function(T, _t)(x))
+    add_row(f'{name}(x)', getattr(mg, name), [name], sample=sample,
+            specs=broadcastable(1), examples=UNARY_EXAMPLES, torch=tfn)
+    add_row(f'x.{name}()', operator.methodcaller(name), [name], sample=sample,
+            specs=broadcastable(1), examples=UNARY_EXAMPLES, torch=tfn,
+            uses=[name])
+
+
+def away_from_origin(rng, shapes):
+    """Points (x, y) with both coordinates away from 0 (arctan2, hypot)."""
+    return away_from((0.0,), 0.2)(rng, shapes)
+
+
+def mod_operands(rng, shapes):
+    """x away from the integers, y near +-1 or +-2: x / y stays away from
+    the integers, where mod jumps."""
+    (x,) = away_from_integers(0.15, -4.0, 4.0)(rng, shapes[:1])
+    y = (rng.choice([-2.0, -1.0, 1.0, 2.0], size=shapes[1]) +
+         rng.uniform(-0.01, 0.01, shapes[1]))
+    return [x, np.asarray(y, dtype=np.float64)]
+
+
+for name, sample, tname in (('arctan2', away_from_origin, 'atan2'),
+                            ('hypot', away_from_origin, 'hypot'),
+                            ('logaddexp', ANY, 'logaddexp'),
+                            ('mod', mod_operands, 'remainder')):
+    add_row(f'{name}(x, y)', getattr(mg, name), [name], sample=sample,
+            specs=broadcastable(2), examples=BINARY_EXAMPLES,
+            torch=(lambda T, x, y, _t=tname: getattr(T, _t)(x, y)))
+
+add_row('x % y', operator.mod, ['mod'], sample=mod_operands,
+        specs=broadcastable(2), examples=BINARY_EXAMPLES,
+        torch=lambda T, x, y: T.remainder(x, y), uses=['__mod__'])
+
+
+def _rmod_num(x, c):
+    return c % x
+
+
+add_row('number % x', _rmod_num, ['mod'], sample=away_from((0.0,), 0.5),
+        specs=_with_constant(broadcastable(1), 0.05, 0.45),
+        examples=tuple(dict(s, c=0.3) for s in UNARY_EXAMPLES),
+        torch=lambda T, x, c: T.remainder(T.full_like(x, c), x),
+        uses=['__rmod__'])
+
+
+# ---- more reductions
+
+def torch_prod(T, x, axis, keepdims):
+    """torch.prod, one axis at a time (it takes a single dim)."""
+    axes = tuple(range(x.ndim)) if axis is None else tuple(
+        a % x.ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+    for a in sorted(axes, reverse=True):
+        x = T.prod(x, dim=a, keepdim=True)
+    if not keepdims and axes:
+        x = x.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+    return x * 1
+
+
+@st.composite
+def ddof_specs(draw):
+    """A reduction spec and a ddof (1 only where more than one element is
+    reduced)."""
+    spec = draw(reduction_specs())
+    shape, axis = spec['shapes'][0], spec['axis']
+    axes = range(len(shape)) if axis is None else (
+        axis if isinstance(axis, tuple) else (axis,))
+    n = int(np.prod([shape[a] for a in axes], dtype=int))
+    spec['ddof'] = draw(st.sampled_from([0, 1])) if n > 1 else 0
+    return spec
+
+
+DDOF_EXAMPLES = tuple(dict(s, ddof=0) for s in REDUCTION_EXAMPLES) + (
+    shapes_spec((2, 3), axis=None, ddof=1, keepdims=False),
+    shapes_spec((2, 3, 4), axis=(0, 2), ddof=1, keepdims=True),
+    shapes_spec((5,), axis=-1, ddof=1, keepdims=False))
+
+
+def torch_moment(name):
+    def moment(T, x, axis, ddof, keepdims):
+        axes = tuple(range(x.ndim)) if axis is None else axis
+        if axes == ():
+            return x * 0                  # one element each: no spread
+        return getattr(T, name)(x, dim=axes, correction=ddof, keepdim=keepdims)
+    return moment
+
+
+def _moment_method(name):
+    def fn(x, axis, ddof, keepdims):
+        return getattr(x, name)(axis, ddof, keepdims)
+    fn.__name__ = f'method_{name}'
+    return fn
+
+
+PROD_SAMPLE = with_specials(away_from((0.0,), 0.5, -1.5, 1.5))
+add_row('prod(x, axis, keepdims)', mg.prod, ['prod'], sample=PROD_SAMPLE,
+        specs=reduction_specs(), examples=REDUCTION_EXAMPLES, torch=torch_prod)
+add_row('x.prod(axis, keepdims)', _reduce_method('prod'), ['prod'],
+        sample=PROD_SAMPLE, specs=reduction_specs(),
+        examples=REDUCTION_EXAMPLES, torch=torch_prod, uses=['prod'])
+for name in ('var', 'std'):
+    add_row(f'{name}(x, axis, ddof, keepdims)', getattr(mg, name), [name],
+            specs=ddof_specs(), examples=DDOF_EXAMPLES,
+            torch=torch_moment(name))
+    add_row(f'x.{name}(axis, ddof, keepdims)', _moment_method(name), [name],
+            specs=ddof_specs(), examples=DDOF_EXAMPLES,
+            torch=torch_moment(name), uses=[name])
+
+
+@st.composite
+def one_axis_specs(draw, allow_0d=True):
+    """A shape and one axis (an int, negative too, or None: flattened)."""
+    shape = draw(hnp.array_shapes(min_dims=0 if allow_0d else 1, max_dims=3,
+                                  min_side=1, max_side=4))
+    nd = len(shape)
+    axes = [st.none()] + ([st.integers(-nd, nd - 1)] if nd else [])
+    return {'shapes': (shape,), 'axis': draw(st.one_of(axes))}
+
+
+ONE_AXIS_EXAMPLES = (shapes_spec((2, 3), axis=1), shapes_spec((2, 3), axis=0),
+                     shapes_spec((2, 3, 4), axis=-2),
+                     shapes_spec((2, 3), axis=None),
+                     shapes_spec((1,), axis=0), shapes_spec((4,), axis=-1),
+                     shapes_spec((3, 1), axis=1))
+
+
+def _torch_along(function):
+    def along(T, x, axis):
+        return function(T, x.reshape(-1), 0) if axis is None else function(
+            T, x, axis)
+    return along
+
+
+def _torch_cumsum(T, x, axis):
+    return T.cumsum(x, dim=axis)
+
+
+def _torch_sort(T, x, axis):
+    return T.sort(x, dim=axis).values
+
+
+add_row('cumsum(x, axis)', mg.cumsum, ['cumsum'], specs=one_axis_specs(),
+        examples=ONE_AXIS_EXAMPLES + (shapes_spec((), axis=None),),
+        torch=_torch_along(_torch_cumsum))
+add_row('x.cumsum(axis)', _axis_method('cumsum'), ['cumsum'],
+        specs=one_axis_specs(),
+        examples=ONE_AXIS_EXAMPLES + (shapes_spec((), axis=None),),
+        torch=_torch_along(_torch_cumsum), uses=['cumsum'])
+add_row('sort(x, axis)', mg.sort, ['sort'], sample=distinct,
+        specs=one_axis_specs(allow_0d=False), examples=ONE_AXIS_EXAMPLES,
+        torch=_torch_along(_torch_sort))
+
+
+# ---- einsum with ...
+
+ELLIPSIS_SUBSCRIPTS = (  # subscripts, how many operands have ...
+    ('...ij,...jk->...ik', 2), ('...ij,jk', 1), ('i...->...i', 1),
+    ('...,...->...', 2), ('...i,...i', 2), ('ij...,jk->ik...', 1),
+    ('...i,i->...', 1), ('a...b->b...a', 1),
+    ('...ij->ji', 1))      # ... left out of the output: summed, as PyTorch
+
+
+@st.composite
+def ellipsis_specs(draw):
+    """Subscripts with ..., the ... axes of each operand drawn mutually
+    broadcastable (size-1 axes, fewer axes, none at all)."""
+    subscripts, count = draw(st.sampled_from(ELLIPSIS_SUBSCRIPTS))
+    batch = draw(hnp.mutually_broadcastable_shapes(
+        num_shapes=count, min_dims=0, max_dims=2, min_side=1,
+        max_side=3)).input_shapes
+    return ellipsis_spec(subscripts, batch)
+
+
+def ellipsis_spec(subscripts, batch, sides=(2, 3, 4)):
+    inputs = subscripts.split('->')[0].split(',')
+    letters = sorted(set(''.join(inputs).replace('.', '')))
+    size = {c: sides[i % len(sides)] for i, c in enumerate(letters)}
+    shapes, extra = [], iter(batch)
+    for sub in inputs:
+        head, _, tail = sub.partition('...')
+        middle = next(extra) if '...' in sub else ()
+        shapes.append(tuple(size[c] for c in head) + tuple(middle) +
+                      tuple(size[c] for c in tail))
+    return {'shapes': tuple(shapes), 'subscripts': subscripts}
+
+
+ELLIPSIS_EXAMPLES = (
+    ellipsis_spec('...ij,...jk->...ik', [(5, 1), (4,)]),
+    ellipsis_spec('...ij,...jk->...ik', [(), (2,)]),
+    ellipsis_spec('...ij,jk', [(2,)]), ellipsis_spec('i...->...i', [(3, 1)]),
+    ellipsis_spec('...,...->...', [(3, 1), (4,)]),
+    ellipsis_spec('...,...->...', [(), ()]),
+    ellipsis_spec('...i,...i', [(1,), (3,)]),
+    ellipsis_spec('ij...,jk->ik...', [(2,)]),
+    ellipsis_spec('...i,i->...', [(1, 2)]),
+    ellipsis_spec('a...b->b...a', [()]),
+    ellipsis_spec('...ij->ji', [(2, 1)]))
+
+add_row('einsum with ...', _einsum, ['einsum'], specs=ellipsis_specs(),
+        examples=ELLIPSIS_EXAMPLES,
+        torch=lambda T, *xs, subscripts: T.einsum(subscripts, *xs),
+        public=[mg.einsum])
+
+
+# ---- micrograd.linalg
+
+def invertible(rng, shapes):
+    """Matrices (..., n, n) far from singular: I * 1.5 plus off-diagonal
+    elements in [-0.5, 0.5] (diagonally dominant for n <= 3), random rows
+    negated (determinants of both signs)."""
+    out = []
+    for s in shapes:
+        n = s[-1]
+        a = 1.5 * np.eye(n) + rng.uniform(-0.5, 0.5, s)
+        out.append(a * rng.choice([-1.0, 1.0], size=s[:-1] + (1,)))
+    return out
+
+
+def positive_definite(rng, shapes):
+    """B B^T + n I: symmetric, eigenvalues >= n."""
+    out = []
+    for s in shapes:
+        b = rng.uniform(-1.0, 1.0, s)
+        out.append(b @ np.swapaxes(b, -1, -2) + s[-1] * np.eye(s[-1]))
+    return out
+
+
+def invertible_then_any(rng, shapes):
+    return invertible(rng, shapes[:1]) + ANY(rng, shapes[1:])
+
+
+@st.composite
+def square_specs(draw):
+    n = draw(st.integers(1, 3))
+    batch = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1,
+                                  max_side=3))
+    return {'shapes': (batch + (n, n),)}
+
+
+SQUARE_EXAMPLES = (shapes_spec((3, 3)), shapes_spec((1, 1)),
+                   shapes_spec((2, 2, 2)), shapes_spec((2, 1, 3, 3)))
+
+
+@st.composite
+def solve_specs(draw):
+    """a (..., n, n) and b: (n,), or (..., n, k) with batches that
+    broadcast."""
+    n = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        batch = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1,
+                                      max_side=3))
+        return {'shapes': (batch + (n, n), (n,))}
+    ba, bb = draw(hnp.mutually_broadcastable_shapes(
+        num_shapes=2, min_dims=0, max_dims=2, min_side=1,
+        max_side=3)).input_shapes
+    return {'shapes': (ba + (n, n), bb + (n, draw(st.integers(1, 3))))}
+
+
+SOLVE_EXAMPLES = (shapes_spec((3, 3), (3,)), shapes_spec((3, 3), (3, 2)),
+                  shapes_spec((2, 3, 3), (3,)), shapes_spec((1, 1), (1,)),
+                  shapes_spec((2, 1, 2, 2), (3, 2, 1)),
+                  shapes_spec((2, 2), (4, 2, 3)))
+
+
+def torch_solve(T, a, b):
+    """torch.linalg.solve with NumPy's rule (b a vector only when 1-D):
+    a (..., n, k) b with batches broadcast out first."""
+    if b.ndim == 1:
+        return T.linalg.solve(a, b)
+    batch = T.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return T.linalg.solve(a.expand(batch + a.shape[-2:]),
+                          b.expand(batch + b.shape[-2:]))
+
+
+def _logabsdet(a):
+    return mg.linalg.slogdet(a).logabsdet
+
+
+def _symmetric(x, ns):
+    """(x + x^T) / 2 over the last two axes."""
+    axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return (x + (mg.transpose(x, axes) if ns is mg else x.permute(axes))) * 0.5
+
+
+def _cholesky_of_symmetric(a):
+    return mg.linalg.cholesky(_symmetric(a, mg))
+
+
+@st.composite
+def norm_specs(draw):
+    """axis None, one axis (vector norms) or two (Frobenius), keepdims."""
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1,
+                                  max_side=4))
+    nd = len(shape)
+    axes = [st.none()]
+    if nd:
+        axes.append(st.integers(-nd, nd - 1))
+    if nd >= 2:
+        axes.append(hnp.valid_tuple_axes(nd, min_size=2, max_size=2))
+    return {'shapes': (shape,), 'axis': draw(st.one_of(axes)),
+            'keepdims': draw(st.booleans())}
+
+
+NORM_EXAMPLES = (shapes_spec((3,), axis=None, keepdims=False),
+                 shapes_spec((2, 3), axis=None, keepdims=True),
+                 shapes_spec((2, 3), axis=1, keepdims=False),
+                 shapes_spec((2, 3, 4), axis=(0, 2), keepdims=False),
+                 shapes_spec((2, 3, 4), axis=(-1, -2), keepdims=True),
+                 shapes_spec((), axis=None, keepdims=False),
+                 shapes_spec((1,), axis=0, keepdims=True),
+                 shapes_spec((3, 1), axis=-1, keepdims=False))
+
+
+def torch_norm(T, x, axis, keepdims):
+    if x.ndim == 0:
+        return x.abs()
+    return T.linalg.vector_norm(x, ord=2, dim=axis, keepdim=keepdims)
+
+
+add_row('linalg.solve(a, b)', mg.linalg.solve, ['solve'],
+        sample=invertible_then_any, specs=solve_specs(),
+        examples=SOLVE_EXAMPLES, torch=torch_solve)
+add_row('linalg.inv(a)', mg.linalg.inv, ['inv'], sample=invertible,
+        specs=square_specs(), examples=SQUARE_EXAMPLES,
+        torch=lambda T, a: T.linalg.inv(a))
+add_row('linalg.det(a)', mg.linalg.det, ['det'], sample=invertible,
+        specs=square_specs(), examples=SQUARE_EXAMPLES,
+        torch=lambda T, a: T.linalg.det(a))
+add_row('linalg.slogdet(a).logabsdet', _logabsdet, ['slogdet'],
+        sample=invertible, specs=square_specs(), examples=SQUARE_EXAMPLES,
+        torch=lambda T, a: T.linalg.slogdet(a).logabsdet)
+add_row('linalg.cholesky((a + a^T) / 2)', _cholesky_of_symmetric,
+        ['cholesky'], sample=positive_definite, specs=square_specs(),
+        examples=SQUARE_EXAMPLES,
+        torch=lambda T, a: T.linalg.cholesky(_symmetric(a, T)))
+add_row('linalg.norm(x, axis, keepdims)', mg.linalg.norm, ['norm'],
+        specs=norm_specs(), examples=NORM_EXAMPLES, torch=torch_norm)
+
+
+# ---- scatter_add (getitem's transpose)
+
+def _scatter_add(values, shape, index):
+    return mg.scatter_add(shape, index, values)
+
+
+def _torch_scatter_add(T, values, shape, index):
+    """zeros(shape) with values added at NumPy's positions of [index]."""
+    numpy_index = to_namespace(index, np.asarray)
+    positions = np.arange(int(np.prod(shape, dtype=int))).reshape(shape)[
+        numpy_index]
+    flat = T.zeros(int(np.prod(shape, dtype=int)), dtype=values.dtype)
+    return flat.index_add(0, T.as_tensor(positions.reshape(-1).copy()),
+                          values.reshape(-1)).reshape(shape)
+
+
+def _scatter_spec(shape, index):
+    values = np.zeros(shape)[index].shape
+    return {'shapes': (values,), 'shape': shape, 'index': index}
+
+
+SCATTER_ADD_EXAMPLES = (
+    _scatter_spec((5,), np.array([0, 2, 2, 4])),
+    _scatter_spec((3, 4), (slice(None), np.array([1, 1, 3]))),
+    _scatter_spec((2, 3), (0, slice(1, 3))),
+    _scatter_spec((2, 3), (slice(None, None, -1), None, 1)),
+    _scatter_spec((4, 2), np.array([-1, 0, -1])),
+    _scatter_spec((), ()))
+
+add_row('scatter_add(shape, index, values)', _scatter_add, ['scatter_add'],
+        specs=st.sampled_from(SCATTER_ADD_EXAMPLES),
+        examples=SCATTER_ADD_EXAMPLES, torch=_torch_scatter_add,
+        public=[mg.scatter_add])
+
+
+
+# ---- take_rows: rows of w picked by integer indices (duplicates included)
+
+def _take_rows(w, indices):
+    return mg.take_rows(w, indices)
+
+
+def _take_rows_make(rng, shapes):
+    (w,) = ANY(rng, shapes[:1])
+    indices = rng.integers(0, shapes[0][0], shapes[1])
+    return Case((w,), {'indices': np.asarray(indices, dtype=np.int64)})
+
+
+def _take_rows_spec(w_shape, index_shape):
+    return {'shapes': (w_shape, index_shape)}
+
+
+add_row('take_rows(w, indices)', _take_rows, ['take_rows'],
+        specs=st.tuples(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1,
+                                         max_side=4),
+                        hnp.array_shapes(min_dims=0, max_dims=2, min_side=1,
+                                         max_side=5)).map(
+            lambda s: _take_rows_spec(*s)),
+        examples=(_take_rows_spec((4, 3), (6,)), _take_rows_spec((1, 2), (3,)),
+                  _take_rows_spec((5,), (2, 3)), _take_rows_spec((3, 2), ())),
+        make=_take_rows_make, public=[mg.take_rows],
+        torch=lambda T, w, indices: w[indices.long()])
+
+
+# ---- dropout, its mask fixed: the generator is made afresh from a seed at
+# every forward, so central differences see the mask the gradient used
+
+class _FixedMask:
+    training = True
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    @property
+    def rng(self):
+        return np.random.default_rng(self.seed)
+
+
+def _dropout(x, p, seed):
+    return mg_ops.dropout(x, p, _FixedMask(seed))
+
+
+def _dropout_make(rng, shapes):
+    (x,) = ANY(rng, shapes)
+    return Case((x,), {'p': float(rng.choice([0.0, 0.25, 0.5])),
+                       'seed': int(rng.integers(0, 100))})
+
+
+def _torch_dropout(T, x, p, seed):
+    keep = np.random.default_rng(seed).random(tuple(x.shape)) >= p
+    return x * T.as_tensor(keep / (1 - p), dtype=x.dtype)
+
+
+add_row('dropout(x, p) with a fixed mask', _dropout,
+        ['dropout_mask', 'mul'], specs=broadcastable(1),
+        examples=UNARY_EXAMPLES, make=_dropout_make, torch=_torch_dropout,
+        public=[])
+
 # ------------------------------------------------------- kinks and ties
 
 @dataclass(frozen=True)
@@ -1243,7 +1708,8 @@ KINKS = [
 # ---------------------------------------------------------------- what must be covered
 
 NOT_DIFFERENTIABLE = {'greater', 'greater_equal', 'less', 'less_equal',
-                      'equal', 'not_equal', 'stop_gradient', 'one_hot'}
+                      'equal', 'not_equal', 'stop_gradient', 'one_hot',
+                      'isnan', 'isfinite', 'logical_not'}
 
 def public_differentiable_functions() -> dict:
     """name -> function, for every public function of micrograd (aliases

@@ -4,6 +4,7 @@ import pytest
 
 import micrograd as mg
 from micrograd import Value, nn
+from micrograd.nn import MLP, Layer, Neuron, TensorMLP
 
 
 def test_linear_shapes_init_and_seed():
@@ -89,3 +90,30 @@ def test_scalar_mlp_still_works_beside_tensor_layers():
     assert len(nn.MLP(3, [4, 4, 1]).parameters()) == 41
     assert [n for n, _ in nn.Neuron(2).named_parameters()] == ['w.0', 'w.1',
                                                                'b']
+
+
+@pytest.mark.parametrize('make', [lambda: MLP(2, [4, 1]), lambda: Layer(3, 2),
+                                  lambda: Neuron(3),
+                                  lambda: TensorMLP(2, [4, 1])])
+def test_zero_grad_clears_every_parameter_gradient(make):
+    """The original micrograd's loop: zero_grad, backward, step."""
+    model = make()
+    for p in model.parameters():
+        p.grad = np.ones(p.shape)
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_scalar_training_loop_with_zero_grad_descends():
+    np.random.seed(0)
+    model = MLP(2, [8, 1])
+    xs, ys = [[2.0, 3.0], [-1.0, -2.0], [0.5, 1.0]], [1.0, -1.0, 1.0]
+    losses = []
+    for _ in range(20):
+        loss = sum((model(x) - y) ** 2 for x, y in zip(xs, ys))
+        model.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            p.data -= 0.01 * p.grad
+        losses.append(float(loss.data))
+    assert losses[-1] < losses[0]

@@ -13,7 +13,8 @@ NOTEBOOKS = sorted((ROOT / 'demos').glob('*.ipynb'))
 
 def test_the_notebooks_are_there():
     assert {p.name for p in NOTEBOOKS} >= {
-        'demo_scalar.ipynb', 'demo_vector.ipynb', 'quantile_regression.ipynb'}
+        'demo_scalar.ipynb', 'demo_vector.ipynb', 'quantile_regression.ipynb',
+        'higher_order.ipynb'}
 
 
 @pytest.mark.parametrize('notebook', NOTEBOOKS, ids=lambda p: p.name)

@@ -14,6 +14,7 @@ from ..chunked import chunked, keep_freed_memory
 from ..data import batches
 from ..engine import Value
 from ..losses import pinball
+from ..metrics import coverage, pinball_loss
 from ..optim import AdamW
 from ..profile import profile
 from ..train import fit
@@ -183,11 +184,10 @@ def _quantile(args, dtype, model_path, plot_path, client) -> int:
     print(f'\nheld-out rows: {len(truth):,} (rows whose raw quantiles '
           f'crossed: {crossed:.1%}; each row is sorted)')
     print(f"{'quantile':>9}{'pinball loss':>14}{'coverage':>10}")
-    for q, column in zip(QUANTILES, pred.T):
-        r = truth - column
-        loss_q = np.mean(np.maximum(q * r, (q - 1) * r))
-        coverage = np.mean(truth < column)
-        print(f'{q:>9.1f}{loss_q:>14.4f}{coverage:>10.3f}')
+    for q, loss_q, covered in zip(QUANTILES,
+                                  pinball_loss(pred, truth, QUANTILES),
+                                  coverage(pred, truth)):
+        print(f'{q:>9.1f}{loss_q:>14.4f}{covered:>10.3f}')
 
     save_model(model_path, model, features=names, target=args.target or 'y',
                quantiles=QUANTILES, hidden=args.hidden, x_mean=mu, x_scale=sd,

@@ -21,5 +21,6 @@ from .reduce import *       # noqa: F401,F403
 from .shape import *        # noqa: F401,F403
 from .logic import *        # noqa: F401,F403
 from .contract import *     # noqa: F401,F403
+from . import namespace     # noqa: E402  (the ops as an xp, for create_graph)
 
 __all__ = list(EXPORTS)     # the @public functions, exported by micrograd

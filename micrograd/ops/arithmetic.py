@@ -87,9 +87,11 @@ def pow_forward(xp, x, y):
 
 
 def pow_backward(xp, g, out, x, y, need):
-    # y = 0 and z = 0 are exact zeros (not 0 * inf) at x = 0
-    gx = _exact(xp, g, g * xp.where(y == 0, 0.0, y * x ** xp.where(
-        y == 0, 1.0, y - 1))) if need[0] else None
+    # y = 0 and z = 0 are exact zeros (not 0 * inf) at x = 0; at y = 0,
+    # y / x: the same 0, and the derivatives of y x**(y-1) (second order)
+    gx = _exact(xp, g, g * xp.where(y == 0, y / xp.where(x == 0, 1.0, x),
+                                    y * x ** xp.where(y == 0, 1.0, y - 1))
+                ) if need[0] else None
     gy = _exact(xp, g, g * xp.where(out == 0, 0.0, out * xp.log(x))) \
         if need[1] else None
     return gx, gy

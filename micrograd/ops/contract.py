@@ -6,6 +6,7 @@ import builtins
 from ..backend import parse_einsum
 from ..engine import Op, Value, apply
 from .common import _values, public
+from .shape import broadcast_to
 
 
 # matmul: Z = X @ Y (NumPy rules: 1-D operands, broadcast batches);
@@ -120,6 +121,60 @@ EINSUM = Op('einsum', einsum_forward, einsum_backward,
 @public
 def einsum(subscripts: str, *operands) -> Value:
     """Einstein summation, e.g. einsum('bij,jk->bik', x, w); each operand's
-    indices are distinct."""
+    indices are distinct. `...` stands for the axes not named, broadcast
+    across operands as NumPy does ('...ij,...jk->...ik')."""
+    subscripts, operands = _spell_out_ellipsis(subscripts, operands)
     inputs, output = parse_einsum(subscripts, len(operands))
     return apply(EINSUM, *operands, inputs=tuple(inputs), output=output)
+
+
+def _spell_out_ellipsis(subscripts: str, operands):
+    """'...ij,jk' with a (5, 1, 2, 3) and a (3, 4) operand -> 'ABij,jk->ABik':
+    each `...` becomes letters of its own (the last ones for an operand with
+    fewer such axes, as broadcasting aligns them), and an operand whose
+    `...` axes are of size 1 where another's are not is broadcast first
+    (broadcast_to: its gradient is summed back)."""
+    spec = subscripts.replace(' ', '')
+    lhs, arrow, rhs = spec.partition('->')
+    inputs = lhs.split(',')
+    if '...' not in spec or len(inputs) != len(operands):
+        return subscripts, operands     # parse_einsum says what is wrong
+    operands = _values(*operands)
+    for sub in inputs + [rhs]:
+        if sub.count('...') > 1 or '.' in sub.replace('...', ''):
+            raise ValueError(f"einsum: '{subscripts}': '...' at most once "
+                             'per operand, and no other dots')
+    spans = []                          # (start, axes) of each operand's ...
+    for i, (sub, x) in enumerate(zip(inputs, operands)):
+        named = len(sub.replace('...', ''))
+        if x.ndim < named or ('...' not in sub and x.ndim != named):
+            raise ValueError(f"einsum: operand {i} of shape {x.shape} does "
+                             f"not fit '{sub}'")
+        spans.append((sub.find('...'), x.ndim - named if '...' in sub else 0))
+    width = builtins.max(k for _, k in spans)
+    batch = [1] * width                 # the broadcast shape of the ... axes
+    for (start, k), x in zip(spans, operands):
+        for j, n in enumerate(x.shape[start:start + k] if k else ()):
+            m = batch[width - k + j]
+            if m != n and 1 not in (m, n):
+                raise ValueError(f"einsum: '{subscripts}': the '...' axes of "
+                                 f'shapes {[x.shape for x in operands]} do '
+                                 'not broadcast')
+            batch[width - k + j] = builtins.max(m, n)
+    letters = ''.join(c for c in _LETTERS if c not in spec)[:width]
+    if not arrow:                       # NumPy: ... first, then the letters
+        joined = lhs.replace('...', '').replace(',', '')
+        rhs = '...' + ''.join(sorted(c for c in set(joined)
+                                     if joined.count(c) == 1))
+    shaped = []
+    for (start, k), sub, x in zip(spans, inputs, operands):
+        target = x.shape[:start] + tuple(batch[width - k:]) + x.shape[start + k:]
+        if k and target != x.shape:
+            x = broadcast_to(x, target)
+        shaped.append(x)
+    spelled = [sub.replace('...', letters[width - k:])
+               for sub, (_, k) in zip(inputs, spans)]
+    return ','.join(spelled) + '->' + rhs.replace('...', letters), shaped
+
+
+_LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'

@@ -207,3 +207,41 @@ def _refuse_bad(xp, x, ok, message: str) -> None:
                       for i in range(builtins.min(5, values.shape[0])))
     more = ', ...' if values.shape[0] > 5 else ''
     raise ValueError(f'{message}, got {shown}{more}')
+
+
+def isnan_forward(xp, x):
+    return xp.isnan(x)
+
+
+def isfinite_forward(xp, x):
+    return xp.isfinite(x)
+
+
+def logical_not_forward(xp, x):
+    return xp.logical_not(x)
+
+
+ISNAN = Op('isnan', isnan_forward, kind='elementwise')
+ISFINITE = Op('isfinite', isfinite_forward, kind='elementwise')
+LOGICAL_NOT = Op('logical_not', logical_not_forward, kind='elementwise')
+
+
+@public
+def isnan(x) -> Value:
+    """Where x is NaN, as a boolean Value (no gradient)."""
+    return apply(ISNAN, x)
+
+
+@public
+def isfinite(x) -> Value:
+    """Where x is neither inf nor NaN, as a boolean Value (no gradient)."""
+    return apply(ISFINITE, x)
+
+
+@public
+def logical_not(x) -> Value:
+    """Not x, for a boolean x, as a boolean Value (no gradient)."""
+    x = _value(x)
+    if x.dtype != x.bk.bool:
+        raise TypeError(f'logical_not: x must be boolean, got {x.dtype}')
+    return apply(LOGICAL_NOT, x)

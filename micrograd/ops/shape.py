@@ -238,3 +238,84 @@ def split(x, indices_or_sections, axis=0) -> list[Value]:
     lead = (slice(None),) * axis
     return [getitem(x, lead + (slice(a, b), ...))
             for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+# scatter_add: z = zeros(shape) with the values added at z[index] (an
+# element hit twice gets both);  dL/dvalues = g[index]  (getitem's gradient,
+# and getitem is its gradient: each is the other's transpose)
+def scatter_add_forward(xp, values, shape, index):
+    return xp.scatter_add(shape, index, values)
+
+
+def scatter_add_backward(xp, g, out, values, shape, index, need):
+    return (xp.getitem(g, index),)
+
+
+SCATTER_ADD = Op('scatter_add', scatter_add_forward, scatter_add_backward,
+                  kind='index', linear=True)
+
+
+@public
+def scatter_add(shape, index, values) -> Value:
+    """zeros(shape) with `values` added at [index] (repeated places add up):
+    the transpose of `getitem(x, index)`; `values` has x[index]'s shape."""
+    values = _value(values)
+    shape = tuple(shape)
+    items = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, Value) for i in items):
+        raise TypeError('scatter_add: index with arrays, not Values')
+    items = tuple(values.bk.asarray(i) if isinstance(i, list) or (
+        hasattr(i, 'shape') and values.bk.name != 'numpy') else i
+        for i in items)
+    index = items if isinstance(index, tuple) else items[0]
+    want = tuple(values.bk.getitem(values.bk.zeros(shape, dtype=values.dtype),
+                                   index).shape)
+    if values.shape != want:
+        raise ValueError(f'scatter_add: values of shape {values.shape} do not '
+                         f'fit index {index!r} of shape {shape} (want {want})')
+    return apply(SCATTER_ADD, values, shape=shape, index=index)
+
+
+# take_rows: z[i..., :] = w[idx[i...], :] (an embedding lookup: w of shape
+# (num, dim), idx whole numbers in [0, num), z of shape idx.shape + (dim,));
+# dw = the rows of g added back at their indices (a row picked twice gets
+# both); no gradient for idx. Indices are checked at every forward.
+def _rows_index(xp, w, idx):
+    from .logic import _refuse_bad
+    ok = (idx >= 0) & (idx < w.shape[0]) & (xp.floor(idx) == idx)
+    _refuse_bad(xp, idx, ok, f'take_rows: indices must be whole numbers in '
+                f'[0, {w.shape[0]}) for {w.shape[0]} rows')
+    return xp.astype(xp.reshape(idx, (-1,)), xp.int64)
+
+
+def take_rows_forward(xp, w, idx):
+    rows = xp.take(w, _rows_index(xp, w, idx), axis=0)
+    return xp.reshape(rows, (*idx.shape, *w.shape[1:]))
+
+
+def take_rows_backward(xp, g, out, w, idx, need):
+    flat = xp.reshape(g, (-1, *w.shape[1:]))
+    return (xp.scatter_add(tuple(w.shape), (_rows_index(xp, w, idx),), flat)
+            if need[0] else None, None)
+
+
+def _index_rows(node, rows):
+    """Row i of the output is w's row idx[i]: rows stay apart when the
+    indices carry the batch and the weight does not."""
+    return not rows[0] and node.parents[1].ndim >= 1
+
+
+TAKE_ROWS = Op('take_rows', take_rows_forward, take_rows_backward,
+               kind='index', linear=True, keeps_rows=_index_rows)
+
+
+@public
+def take_rows(w, indices) -> Value:
+    """w[indices]: the rows of w (num, ...) at integer `indices` (an array
+    or a Value, e.g. an integer placeholder), of shape indices.shape +
+    w.shape[1:]; what an Embedding layer does."""
+    w, indices = _value(w), _value(indices)
+    if w.ndim < 1:
+        raise ValueError('take_rows: w must have at least one axis, got a '
+                         '0-d Value')
+    return apply(TAKE_ROWS, w, indices)
