@@ -31,8 +31,10 @@ NO_SECOND_ORDER = {
 }
 
 # rows not twice differentiable where their output is 0 (the norm of a zero
-# vector is a kink, like |x| at 0): drawn cases there are not checked
-KINK_WHERE_ZERO = {'linalg.norm(x, axis, keepdims)'}
+# vector, the std of equal elements: kinks, like |x| at 0): drawn cases there
+# are not checked
+KINK_WHERE_ZERO = {'linalg.norm(x, axis, keepdims)',
+                   'std(x, axis, ddof, keepdims)', 'x.std(axis, ddof, keepdims)'}
 
 # PyTorch's pow rule is 0 for the base's gradient wherever the exponent is
 # exactly 0, so its mixed second derivative there is 0; micrograd's is 1 / x,
