@@ -32,7 +32,7 @@ NO_SECOND_ORDER = {
 
 # rows not twice differentiable where their output is 0 (the norm of a zero
 # vector, the std of equal elements: kinks, like |x| at 0): drawn cases there
-# are not checked
+# (or near enough that central differences straddle it) are not checked
 KINK_WHERE_ZERO = {'linalg.norm(x, axis, keepdims)',
                    'std(x, axis, ddof, keepdims)', 'x.std(axis, ddof, keepdims)'}
 
@@ -63,7 +63,8 @@ def test_second_derivative(row, data):
     case = data.draw(row.cases(), label='case')
     if row.name in KINK_WHERE_ZERO:
         out = row.fn(*[mg.Value(a) for a in case.arrays], **case.params)
-        assume(np.all(np.asarray(out.data) != 0))
+        # central differences need the kink farther than their step
+        assume(np.all(np.abs(np.asarray(out.data)) > 1e-3))
     assert mg.gradcheck(row.bind(case.params), *case.arrays, order=2)
 
 
