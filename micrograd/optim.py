@@ -261,7 +261,8 @@ class Optimiser:
             g = p.grad
             if g is None:
                 continue
-            if tuple(g.shape) != tuple(p.data.shape) or g.dtype != p.data.dtype:
+            data = p.data
+            if g.dtype != data.dtype or tuple(g.shape) != tuple(data.shape):
                 raise ValueError(
                     f'{self.name}: the gradient of {_describe(j, p)} has '
                     f'shape {tuple(g.shape)} and dtype {g.dtype}; the '
