@@ -5,6 +5,7 @@ function twice per input element, and the time varies with the drawn shapes.
 """
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 _COMMON = dict(deadline=None,
@@ -16,3 +17,14 @@ settings.register_profile('ci', max_examples=15, derandomize=True,
 settings.register_profile('dev', max_examples=40, **_COMMON)
 settings.register_profile('thorough', max_examples=300, **_COMMON)
 settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'dev'))
+
+
+@pytest.fixture
+def forget_user_ops():
+    """Ops a test defines (micrograd.Op registers them by name) leave the
+    library's registry, micrograd.OPS, as it was."""
+    import micrograd as mg
+    before = dict(mg.OPS)
+    yield
+    mg.OPS.clear()
+    mg.OPS.update(before)

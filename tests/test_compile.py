@@ -114,13 +114,7 @@ def test_an_op_on_one_node_twice_computes_its_gradient_once():
     assert mg.compiled_source(loss).count('    t1 = t0') == 2 * 3
 
 
-@pytest.fixture(autouse=True)
-def _forget_user_ops():
-    """The ops these tests define leave the library's registry as it was."""
-    before = dict(mg.OPS)
-    yield
-    mg.OPS.clear()
-    mg.OPS.update(before)
+pytestmark = pytest.mark.usefixtures('forget_user_ops')
 
 
 def _user_op(name, scale):

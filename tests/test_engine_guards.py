@@ -14,13 +14,7 @@ from micrograd import Value
 EXECUTORS = ['interpreted', 'compiled', 'chunked']
 
 
-@pytest.fixture(autouse=True)
-def _forget_user_ops():
-    """The user ops made here leave micrograd.OPS as it was."""
-    before = dict(mg.OPS)
-    yield
-    mg.OPS.clear()
-    mg.OPS.update(before)
+pytestmark = pytest.mark.usefixtures('forget_user_ops')
 
 
 def _execute(root, how):
