@@ -222,6 +222,24 @@ def backend_of(x) -> Backend:
     return bk
 
 
+def to_host(x) -> np.ndarray:
+    """Any backend's array as a NumPy array on the host: computed (Dask),
+    copied from the device (CuPy, PyTorch on CUDA), or as is (NumPy).
+    Saving, drawing, checking and printing go through here."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, 'compute') and hasattr(x, 'dask'):      # Dask: compute once
+        x = x.compute()
+    if hasattr(x, 'get') and type(x).__module__.startswith('cupy'):
+        return x.get()                                    # device to host
+    if hasattr(x, 'detach') and hasattr(x, 'cpu'):        # PyTorch tensors
+        return x.detach().cpu().numpy()
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError, RuntimeError):
+        return np.from_dlpack(x)
+
+
 def resolve_backend(spec) -> Backend:
     """A Backend from a Backend, a namespace module or a library name."""
     if isinstance(spec, Backend):
