@@ -3,9 +3,9 @@
 `DTYPE` is read from the environment at import (`DTYPE=float32 python ...`),
 float64 by default; arrays are cast to it when wrapped or fed.
 """
-from os import environ
+import os as _os
 
-DTYPE = environ.get('DTYPE', 'float64')
+DTYPE = _os.environ.get('DTYPE', 'float64')
 if DTYPE not in ('float16', 'float32', 'float64', 'float128'):
     raise ValueError(f"micrograd: DTYPE={DTYPE!r} in the environment; use "
                      "float16, float32, float64 or float128")

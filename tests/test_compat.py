@@ -330,6 +330,15 @@ def test_bad_dtype_in_environment_is_a_clear_error():
     assert "DTYPE='int8'" in out.stderr
 
 
+def test_the_environment_is_not_part_of_the_package():
+    """DTYPE is read from os.environ, which the package does not export."""
+    import micrograd
+    with pytest.raises(AttributeError):
+        micrograd.environ
+    assert 'environ' not in dir(micrograd)
+    assert DTYPE == os.environ.get('DTYPE', 'float64')
+
+
 def test_readme_python_blocks_run(tmp_path, monkeypatch):
     """Every ```python block of the README runs, but the two loop sketches
     (they use names the reader supplies: W, b, parameters, batches)."""
