@@ -7,6 +7,11 @@ The output is projected on a random upstream gradient `u` (so every output
 element matters), and each input's gradient is compared with
 (f(x + eps e) - f(x - eps e)) . u / 2 eps: element by element for small
 inputs, along random directions for large ones.
+
+Before that, every rule of f's graph is called once on copies of its
+arguments: a rule that writes into its upstream gradient `g`, its output
+`out` or its inputs is named (such a rule breaks the gradients of every
+other rule that reads the same array, whatever the differences say).
 """
 from __future__ import annotations
 
@@ -42,13 +47,14 @@ def gradcheck(f, *inputs, eps: float = 1e-6, atol: float = 1e-6,
     values = [Value(a, dtype='float64') for a in arrays]
     out = f(*values)
     upstream = rng.standard_normal(out.shape)
+    check_rules_do_not_write(out, rng)
     out.backward(upstream)
     failures = []
     for i, (a, v) in enumerate(zip(arrays, values)):
         grad = (np.zeros(a.shape) if v.grad is None else  # not in f's graph
                 np.asarray(v.grad, dtype=np.float64))
         if a.size <= max_elements:
-            directions = [(np.unravel_index(k, a.shape), _unit(a.shape, k))
+            directions = [(_index(k, a.shape), _unit(a.shape, k))
                           for k in range(a.size)]
         else:
             directions = [(f'random direction {p}',
@@ -92,6 +98,43 @@ def _first_derivative(f, inputs, rng):
             v.grad = None
         return total
     return first_derivative
+
+
+def check_rules_do_not_write(root: Value, rng) -> None:
+    """Call each backward rule of root's graph on copies of its arguments
+    (a random upstream gradient g) and raise a GradcheckError naming the
+    first rule that changed one of them."""
+    for node in root.topo():
+        op = node.op
+        if op is None or op.backward is None or not node.requires_grad:
+            continue
+        g = rng.standard_normal(node.shape).astype(node.dtype)
+        args = {'its upstream gradient g': g,
+                'its output out': np.asarray(node.data),
+                **{f'its input {k}': np.asarray(p.data)
+                   for k, p in enumerate(node.parents)}}
+        copies = {name: np.array(a, copy=True) for name, a in args.items()}
+        try:
+            op.backward(node.bk, copies['its upstream gradient g'],
+                        copies['its output out'],
+                        *[copies[f'its input {k}']
+                          for k in range(len(node.parents))],
+                        need=tuple(p.requires_grad for p in node.parents),
+                        **node.meta)
+        except Exception:   # the backward pass reports it, naming the op
+            continue
+        for name, before in args.items():
+            if not np.array_equal(before, copies[name], equal_nan=True):
+                raise GradcheckError(
+                    f"gradcheck: rule {op.backward.__name__} of op "
+                    f"'{op.name}' wrote into {name} (shape "
+                    f'{tuple(np.shape(before))}); a backward rule must '
+                    'return new arrays and leave its arguments as they are')
+
+
+def _index(k: int, shape: tuple) -> tuple:
+    """Flat index k in `shape` as a tuple of Python ints: (2, 0)."""
+    return tuple(int(i) for i in np.unravel_index(k, shape))
 
 
 def _badness(failure):
