@@ -468,6 +468,80 @@ def test_original_trace_graph_walk():
                       '{ data -2.0000 | grad -0.2500 }']
 
 
+class RecordingDigraph:
+    """Stands in for graphviz.Digraph: records what the drawing code adds."""
+
+    def __init__(self, format=None, graph_attr=None):
+        self.nodes, self.edges = {}, []
+
+    def node(self, name, label, **attrs):
+        self.nodes[name] = label
+
+    def edge(self, tail, head):
+        self.edges.append((tail, head))
+
+
+def original_draw_dot(root, Digraph, grad_of):
+    """The original trace_graph notebook's draw_dot (trace + draw_dot), with
+    its label's `n.grad` read through `grad_of` (the one change the README
+    gives: a constant's .grad is None)."""
+    nodes, edges = set(), set()
+
+    def build(v):
+        if v not in nodes:
+            nodes.add(v)
+            for child in v._prev:
+                edges.add((child, v))
+                build(child)
+    build(root)
+    dot = Digraph(format='svg', graph_attr={'rankdir': 'LR'})
+    for n in nodes:
+        dot.node(name=str(id(n)), shape='record',
+                 label='{ data %.4f | grad %.4f }' % (n.data, grad_of(n)))
+        if n._op:
+            dot.node(name=str(id(n)) + n._op, label=n._op)
+            dot.edge(str(id(n)) + n._op, str(id(n)))
+    for n1, n2 in edges:
+        dot.edge(str(id(n1)), str(id(n2)) + n2._op)
+    return dot
+
+
+def test_original_trace_graph_drawing_runs_with_the_readme_change():
+    import random
+    from micrograd import nn
+    x = Value(1.0)
+    y = (x * 2 + 1).relu()              # the notebook's first example
+    y.backward()
+    with pytest.raises(TypeError):      # as written: a constant's grad is None
+        original_draw_dot(y, RecordingDigraph, lambda n: n.grad)
+    dot = original_draw_dot(y, RecordingDigraph,
+                            lambda n: n.grad if n.grad is not None else 0)
+    labels = sorted(label for label in dot.nodes.values() if '|' in label)
+    assert labels == ['{ data 1.0000 | grad 0.0000 }',      # the constant 1
+                      '{ data 1.0000 | grad 2.0000 }',      # x
+                      '{ data 2.0000 | grad 0.0000 }',      # the constant 2
+                      '{ data 2.0000 | grad 1.0000 }',      # x * 2
+                      '{ data 3.0000 | grad 1.0000 }',      # + 1
+                      '{ data 3.0000 | grad 1.0000 }']      # relu
+    assert sorted(label for label in dot.nodes.values()
+                  if '|' not in label) == ['add', 'mul', 'relu']
+    random.seed(1337)                   # the second: a 2-input neuron
+    neuron = nn.Neuron(2)
+    y = neuron([Value(1.0), Value(-2.0)])
+    y.backward()
+    dot = original_draw_dot(y, RecordingDigraph,
+                            lambda n: n.grad if n.grad is not None else 0)
+    assert len(dot.nodes) == len(y.topo()) + sum(1 for n in y.topo()
+                                                 if n._op)
+    try:                                # and graphviz itself, if installed
+        from graphviz import Digraph
+    except ImportError:
+        return
+    assert 'grad 2.0000' in original_draw_dot(
+        Value(1.0) * 2, Digraph,
+        lambda n: n.grad if n.grad is not None else 0).source
+
+
 FLOAT32_TRAINING = r'''
 import numpy as np
 from micrograd import Value

@@ -155,3 +155,75 @@ def test_draw_dot_builds_the_same_graph():
         (n, lines) for n, (lines, _) in ours[0].items()]
     assert re.findall(r'(n\d+) -> (n\d+)', source) == ours[1]
     assert source.count('fillcolor') == sum(f for _, f in ours[0].values())
+
+
+# ---------------------------------------------------------------- values=True
+
+def labels_by_kind(root, **kwargs):
+    """{first label line: label lines} (the first line names the node)."""
+    nodes, _ = parse(to_dot(root, **kwargs))
+    return {lines[0]: lines for lines, _ in nodes.values()}
+
+
+def test_values_off_by_default():
+    x = Value(np.array([1.0, -2.0]), name='x')
+    assert to_dot(x.relu()) == to_dot(x.relu(), values=False)
+    assert 'data' not in to_dot(x.relu())
+
+
+def test_small_arrays_shown_whole_with_their_gradients():
+    x = Value(np.array([[1.0, -2.0], [0.5, 3.0]]), name='x')
+    w = Value(np.array([2.0, -1.0]), name='w')
+    y = ((x @ w).relu() * 2).sum()
+    before = labels_by_kind(y, values=True)
+    assert before['leaf x'][2:] == ['data [[1, -2], [0.5, 3]]', 'grad none']
+    assert before['constant'][2:] == ['data 2', 'grad not needed']
+    y.backward()
+    after = labels_by_kind(y, values=True)
+    assert after['leaf x'][2:] == ['data [[1, -2], [0.5, 3]]',
+                                   'grad [[4, -2], [0, 0]]']
+    assert after['leaf w'][2:] == ['data [2, -1]', 'grad [2, -4]']
+    assert after['matmul'][2:] == ['data [4, -2]', 'grad [2, 0]']
+    assert after['relu'][2:] == ['data [4, 0]', 'grad [2, 2]']
+    assert after['sum axis=(0,)'][2:] == ['data 8', 'grad 1']
+    assert after['constant'][2:] == ['data 2', 'grad not needed']
+
+
+def test_large_arrays_summarised():
+    w = Value(np.arange(12.0).reshape(3, 4) - 4, name='W')
+    y = (w * w).sum()
+    y.backward()
+    lines = labels_by_kind(y, values=True)['leaf W']
+    assert lines[1:] == ['(3, 4) float64', 'data min -4, mean 1.5, max 7',
+                         'grad min -8, mean 3, max 14']
+    mask = labels_by_kind(w > 0, values=True)['greater']
+    assert mask[2:] == ['data 7 of 12 true', 'grad not needed']
+
+
+def test_values_on_another_backend_come_to_the_host():
+    xp = pytest.importorskip('array_api_strict')
+    x = Value(xp.asarray([1.0, -1.0]), name='x')
+    y = mg.tanh(x).sum()
+    y.backward()
+    lines = labels_by_kind(y, values=True)['leaf x']
+    assert lines[2:] == ['data [1, -1]', 'grad [0.42, 0.42]']
+
+
+def test_values_of_a_chunked_graph_say_what_is_not_kept():
+    x = Value(shape=(None, 2), name='x', requires_grad=False)
+    w = Value(np.array([1.0, -1.0]), name='w')
+    loss = ((x * w).relu()).sum(axis=1).mean()
+    mg.chunked(loss, rows=2, workers=1)
+    loss.forward(x=np.ones((4, 2)))
+    labels = labels_by_kind(loss, values=True)
+    assert labels['relu'][1:] == ['data not kept (chunked forward)', 'grad none']
+    assert labels['leaf w'][2:] == ['data [1, -1]', 'grad [1, 0]']
+
+
+def test_draw_dot_shows_values_too():
+    graphviz = pytest.importorskip('graphviz')
+    x = Value(np.array([1.0, -2.0]), name='x')
+    y = x.relu().sum()
+    y.backward()
+    assert 'grad [1, 0]' in draw_dot(y, values=True).source
+    assert isinstance(draw_dot(y, values=True), graphviz.Digraph)
