@@ -14,7 +14,19 @@ NOTEBOOKS = sorted((ROOT / 'demos').glob('*.ipynb'))
 def test_the_notebooks_are_there():
     assert {p.name for p in NOTEBOOKS} >= {
         'demo_scalar.ipynb', 'demo_vector.ipynb', 'quantile_regression.ipynb',
-        'higher_order.ipynb'}
+        'higher_order.ipynb', 'classroom.ipynb'}
+
+
+def test_the_classroom_notebook_is_committed_with_its_outputs():
+    cells = json.loads((ROOT / 'demos' / 'classroom.ipynb').read_text())[
+        'cells']
+    code = [c for c in cells if c['cell_type'] == 'code']
+    assert code and all(c['execution_count'] for c in code)
+    text = json.dumps([c['outputs'] for c in code])
+    for shown in ('grad not needed', 'gradcheck: True',
+                  'wrote into its upstream gradient g', 'my_softplus',
+                  'engine'):
+        assert shown in text, shown
 
 
 @pytest.mark.parametrize('notebook', NOTEBOOKS, ids=lambda p: p.name)
