@@ -123,9 +123,14 @@ class ChunkedPlan(Executor):
     (forward and backward) chunk by chunk when `grads`, the compiled
     forward alone (`Plan.evaluate`) otherwise.
 
+    A batch of one chunk runs as `compile` runs it, on the calling
+    thread: the compiled forward, which keeps its activations on the
+    nodes, then (when `grads`) the compiled backward. It costs what the
+    compiled step costs, memory included: arrays that live from one step
+    to the next are reused, where a step whose temporaries all die at once
+    has them trimmed and faulted in again.
     The thread pool is made once, when a step first has more than one
-    chunk, and kept for the life of the plan; a step of one chunk uses no
-    pool (it costs what the compiled step does). While the chunks of a step
+    chunk, and kept for the life of the plan. While the chunks of a step
     run on several workers, BLAS is held to `blas_threads` threads (then
     restored; None: left alone)."""
 
@@ -154,21 +159,46 @@ class ChunkedPlan(Executor):
                       if n.op is not None and n is not root]
         self.pool = self.blas = self._ones = None
         self.has_grads = False          # did the last forward fill them?
+        self.stored = False     # did it keep the activations (one chunk)?
 
     def forward(self, feeds, grads):
+        self.has_grads = self.stored = False
+        if self._one_chunk(feeds):      # run as compile runs it
+            self.plan.forward(feeds)    # (feeds, checks, keeps activations)
+            self.stored = True
+            if grads:
+                self.plan.backward(None)
+                self.has_grads = True
+            return self.has_grads
         check_feeds(self.topo, feeds)
         for node in self.named:
             feed(node, feeds)                      # checks shapes, casts
-        self.has_grads = False
         self._run(None if grads else False)
         return self.has_grads
 
     def backward(self, seed):
         """The gradients: computed by the forward already, unless it ran
-        under no_grad or a gradient `seed` is given (then a chunked forward
-        and backward runs again, on the leaves' data)."""
-        if seed is not None or not self.has_grads:
+        under no_grad or a gradient `seed` is given (then, after a batch of
+        one chunk, from its stored activations; otherwise a chunked
+        forward and backward runs again, on the leaves' data)."""
+        if seed is None and self.has_grads:
+            return
+        if self.stored:
+            self.plan.backward(seed)
+        else:
             self._run(seed)
+
+    def _one_chunk(self, feeds) -> bool:
+        """Are the batch feeds arrays of at most `rows` rows, as many
+        each? (Anything else takes the general path, which names what is
+        wrong.)"""
+        total = None
+        for name in self.batch_names:
+            shape = getattr(feeds.get(name), 'shape', None)
+            if not shape or total is not None and shape[0] != total:
+                return False
+            total = shape[0]
+        return total is not None and total <= self.rows
 
     def _run(self, seed):
         """One chunked pass over the named leaves' data: the loss only

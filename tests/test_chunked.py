@@ -236,8 +236,9 @@ def test_one_chunk_uses_no_pool_and_many_chunks_keep_one():
 
 
 def counted(plan):
-    """Count the calls of the compiled step and evaluate of a chunked plan."""
-    calls = {'step': 0, 'evaluate': 0}
+    """Count the calls of the compiled step, evaluate, forward and backward
+    of a chunked plan."""
+    calls = {'step': 0, 'evaluate': 0, 'forward': 0, 'backward': 0}
     for name in calls:
         method = getattr(plan, name)
 
@@ -257,12 +258,17 @@ def test_forward_without_grad_computes_the_loss_only(rows):
     X, Y = np.ones((10, 5)), np.linspace(0, 1, 10)
     with mg.no_grad():
         loss.forward(x=X, y=Y)
-    assert calls == {'step': 0, 'evaluate': 1 if rows > 10 else 4}
+    one_chunk = rows > 10       # one chunk: the compiled forward, stored
+    assert calls == {'step': 0, 'evaluate': 0 if one_chunk else 4,
+                     'forward': 1 if one_chunk else 0, 'backward': 0}
     assert all(p.grad is None for p in model.parameters())
     whole.forward(x=X, y=Y)
     np.testing.assert_allclose(loss.data, whole.data, rtol=1e-12)
-    loss.backward()                     # then the gradients: a fused pass
-    assert calls['step'] == (1 if rows > 10 else 4)
+    loss.backward()     # then the gradients: from the stored activations
+    assert calls == {'step': 0 if one_chunk else 4,    # or a fused pass
+                     'evaluate': 0 if one_chunk else 4,
+                     'forward': 1 if one_chunk else 0,
+                     'backward': 1 if one_chunk else 0}
     whole.backward()
     for p, q in zip(model.parameters(), whole_model.parameters()):
         np.testing.assert_allclose(p.grad, q.grad, rtol=1e-10)
@@ -275,7 +281,43 @@ def test_a_training_step_runs_the_forward_once():
     loss.forward(x=np.ones((10, 5)), y=np.ones(10))
     loss.backward()
     loss.backward()                     # again: nothing to compute
-    assert calls == {'step': 4, 'evaluate': 0}
+    assert calls == {'step': 4, 'evaluate': 0, 'forward': 0, 'backward': 0}
+
+
+def test_a_batch_of_one_chunk_runs_as_compile_does():
+    """One chunk: the compiled forward (activations kept on the nodes, so
+    a step reuses the previous step's memory as compile's does) and the
+    compiled backward, in forward(); the same numbers as the whole batch,
+    and the inner data is real, not refused."""
+    model, loss = pinball_model()
+    whole_model, whole = pinball_model()
+    mg.chunked(loss, rows=100, workers=2)
+    calls = counted(loss.executor.plan)
+    X, Y = np.linspace(-1, 1, 50).reshape(10, 5), np.linspace(0, 1, 10)
+    for step in range(2):
+        loss.forward(x=X, y=Y)
+        loss.backward()                 # computed in forward already
+        assert calls == {'step': 0, 'evaluate': 0, 'forward': step + 1,
+                         'backward': step + 1}
+    whole.forward(x=X, y=Y)
+    whole.backward()
+    assert loss.data == whole.data
+    for p, q in zip(model.parameters(), whole_model.parameters()):
+        np.testing.assert_array_equal(p.grad, q.grad)
+    inner = [n for n in loss.topo() if n.op is not None and n is not loss]
+    whole_inner = [n for n in whole.topo()
+                   if n.op is not None and n is not whole]
+    for n, m in zip(inner, whole_inner):
+        np.testing.assert_array_equal(n.data, m.data)
+    loss.backward(np.asarray(2.0))      # a given gradient: stored data
+    assert calls['forward'] == 2 and calls['backward'] == 3
+    for p, q in zip(model.parameters(), whole_model.parameters()):
+        np.testing.assert_allclose(p.grad, 2 * q.grad, rtol=1e-12)
+    loss.forward(x=np.ones((500, 5)), y=np.ones(500))   # several chunks:
+    with pytest.raises(ValueError, match='not kept by a chunked forward'):
+        inner[0].data.sum()                             # inner data refused
+    loss.forward(x=X, y=Y)                              # one again: kept
+    np.testing.assert_array_equal(inner[0].data, whole_inner[0].data)
 
 
 def test_backward_with_a_gradient_scales_the_chunked_gradients():
