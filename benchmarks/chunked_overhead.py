@@ -5,7 +5,8 @@
 
 A pinball loss on a 5-16-9 TensorMLP; one training step is forward +
 backward. For each batch size: milliseconds per step compiled and chunked
-(the default chunk size, `rows=None`: 8,192 rows here; 2 workers), best of
+(the default chunk size, `rows=None`: 8,192 rows here, or `--rows`; 2
+workers), best of
 5 turns each, interleaved so that both see the same machine, and the
 minor page faults per step. A batch of at most one chunk runs as compile
 runs it; above that, the chunks run on the workers' threads.
@@ -54,13 +55,16 @@ def main(argv=None):
                    help='steps a turn at 128 rows (fewer for larger batches)')
     p.add_argument('--sizes', default=','.join(map(str, SIZES)))
     p.add_argument('--turns', type=int, default=5)
+    p.add_argument('--rows', type=int, default=None,
+                   help="chunked's rows (default: None, its own choice)")
     args = p.parse_args(argv)
     rng = np.random.default_rng(0)
     print(f"{'rows':>8} {'chunks':>6} {'compiled ms':>12} {'chunked ms':>11}"
           f" {'ratio':>6} {'faults/step':>16}")
     for batch in map(int, args.sizes.split(',')):
         X, Y = rng.standard_normal((batch, 5)), rng.standard_normal(batch)
-        losses_ = {kind: make(kind) for kind in ('compiled', 'chunked')}
+        losses_ = {kind: make(kind, args.rows)
+                   for kind in ('compiled', 'chunked')}
         steps = max(3, args.steps * 128 // max(batch, 128))
         best = {kind: (float('inf'), 0.0) for kind in losses_}
         for loss in losses_.values():
