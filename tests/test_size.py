@@ -95,3 +95,15 @@ def test_each_op_block_is_at_most_20_lines():
     assert len(blocks) >= 40
     too_long = {name: n for name, n in blocks.items() if n > 20}
     assert not too_long, f'op blocks over 20 code lines: {too_long}'
+
+
+def test_the_interpreted_backward_reads_as_the_textbook_loop():
+    """Reverse order, each node's rule, accumulate with `+`: no in-place
+    accumulation or buffer bookkeeping in the engine's walk (the compiled
+    code does that)."""
+    import inspect
+    from micrograd import engine
+    source = inspect.getsource(engine._backward_walk)
+    assert 'reversed(topo)' in source and 'op.backward(' in source
+    assert 'parent.grad + pg' in source
+    assert '+=' not in source and 'owned' not in source
