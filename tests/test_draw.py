@@ -216,7 +216,8 @@ def test_values_of_a_chunked_graph_say_what_is_not_kept():
     mg.chunked(loss, rows=2, workers=1)
     loss.forward(x=np.ones((4, 2)))
     labels = labels_by_kind(loss, values=True)
-    assert labels['relu'][1:] == ['data not kept (chunked forward)', 'grad none']
+    assert labels['relu'][1:] == ['data not kept (chunked forward)',
+                                  'grad none']
     assert labels['leaf w'][2:] == ['data [1, -1]', 'grad [1, 0]']
 
 
