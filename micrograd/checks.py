@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 
-from .backend import is_float
+from .backend import NUMPY, backend_of, is_float
 
 
 class FeedError(ValueError):
@@ -117,6 +117,9 @@ def feed(node, feeds):
     bk, dtype = node.bk, node.dtype
     if node.name in feeds:
         value = feeds[node.name]
+        if hasattr(value, 'shape') and (bk.is_lazy or
+                                        type(value) is not type(node._data)):
+            value = _from_library(node, value)
         if not is_float(bk, dtype):
             value = _whole(node, value)
         array = bk.asarray(value, dtype=dtype)
@@ -134,6 +137,32 @@ def feed(node, feeds):
         warnings.warn(f"forward: placeholder '{node.name}' was not fed; "
                       'it holds NaN', stacklevel=4)
         node.data = bk.full(node.shape, float('nan'), dtype=dtype)
+
+
+def _from_library(node, value):
+    """A fed array of another type than the placeholder's data: NumPy
+    arrays are taken by any backend (the library copies them in: to the
+    device, into a Dask array); another library's arrays are refused,
+    never pulled into memory without a word. Dask arrays need known
+    chunk sizes."""
+    try:
+        source = backend_of(value)
+    except TypeError:
+        return value
+    shape = tuple(value.shape)
+    if any(not isinstance(n, int) for n in shape):
+        raise FeedError(
+            f"forward: feed '{node.name}' has unknown sizes {shape} (a Dask "
+            "DataFrame's array?): make it with "
+            'frame.to_dask_array(lengths=True)')
+    if source is node.bk or source is NUMPY:
+        return value
+    raise FeedError(
+        f"forward: feed '{node.name}' is a {source.name} array and the "
+        f"placeholder is {node.bk.name}'s; micrograd does not convert it "
+        'behind your back: feed micrograd.to_host(x) (a NumPy array, which '
+        f'every backend takes) or make the placeholder with '
+        f"backend='{source.name}'")
 
 
 def _whole(node, value):

@@ -8,6 +8,8 @@ refused. A Python number never upcasts a float32 graph.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import DTYPE
 from .backend import is_float
 from .engine import Value
@@ -62,7 +64,9 @@ def constant(x, like: Value) -> Value:
             bk.dtype(DTYPE) if type(x) is float else None)
         node = Value._node(bk.asarray(x, dtype=dtype), None, (), None, bk)
     else:
-        array = x if hasattr(x, 'dtype') else bk.asarray(x)
+        # lists: NumPy's reading (floats are float64; torch would make
+        # float32, rounding them before the cast below)
+        array = x if hasattr(x, 'dtype') else bk.asarray(np.asarray(x))
         dtype = array.dtype
         if dtype != bk.bool and is_float(bk, like_dtype):
             dtype = like_dtype
