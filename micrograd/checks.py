@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 
-from .backend import NUMPY, backend_of, is_float
+from .backend import NUMPY, backend_of, is_float, to_host
 
 
 class FeedError(ValueError):
@@ -190,6 +190,8 @@ def state_array(where: str, key: str, value, p):
     and dtype, checked: real numbers, p's shape, finite; errors name `key`."""
     bk = p.bk
     try:
+        if hasattr(value, 'shape') and backend_of(value) is not bk:
+            value = to_host(value)      # (NumPy arrays: as they are)
         array = bk.asarray(value, copy=True)
         numbers = bk.isdtype(array.dtype, ('real floating', 'integral'))
     except Exception:

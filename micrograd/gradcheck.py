@@ -7,11 +7,16 @@ The output is projected on a random upstream gradient `u` (so every output
 element matters), and each input's gradient is compared with
 (f(x + eps e) - f(x - eps e)) . u / 2 eps: element by element for small
 inputs, along random directions for large ones.
+
+The inputs may be arrays or Values of any backend: `f` runs on that backend
+(the first input's that is not NumPy's), the differences are taken on the
+host, in NumPy (`to_host`).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .backend import NUMPY, backend_of, to_host
 from .engine import Value
 
 
@@ -33,20 +38,22 @@ def gradcheck(f, *inputs, eps: float = 1e-6, atol: float = 1e-6,
     if order not in (1, 2):
         raise ValueError(f'gradcheck: order must be 1 or 2, got {order!r}')
     rng = np.random.default_rng(seed)
+    bk = _backend(inputs)
     if order == 2:
-        return gradcheck(_first_derivative(f, inputs, rng), *inputs, eps=eps,
-                         atol=atol, rtol=rtol, max_elements=max_elements,
-                         projections=projections, seed=seed)
-    arrays = [np.array(x.data if isinstance(x, Value) else x, dtype=np.float64)
-              for x in inputs]
-    values = [Value(a, dtype='float64') for a in arrays]
+        return gradcheck(_first_derivative(f, bk, inputs, rng), *inputs,
+                         eps=eps, atol=atol, rtol=rtol,
+                         max_elements=max_elements, projections=projections,
+                         seed=seed)
+    arrays = [np.array(to_host(x.data if isinstance(x, Value) else x),
+                       dtype=np.float64) for x in inputs]
+    values = [_value(bk, a) for a in arrays]
     out = f(*values)
     upstream = rng.standard_normal(out.shape)
-    out.backward(upstream)
+    out.backward(bk.asarray(upstream))
     failures = []
     for i, (a, v) in enumerate(zip(arrays, values)):
         grad = (np.zeros(a.shape) if v.grad is None else  # not in f's graph
-                np.asarray(v.grad, dtype=np.float64))
+                np.asarray(to_host(v.grad), dtype=np.float64))
         if a.size <= max_elements:
             directions = [(np.unravel_index(k, a.shape), _unit(a.shape, k))
                           for k in range(a.size)]
@@ -55,8 +62,9 @@ def gradcheck(f, *inputs, eps: float = 1e-6, atol: float = 1e-6,
                            rng.standard_normal(a.shape))
                           for p in range(projections)]
         for where, d in directions:
-            numeric = (_project(f, arrays, i, a + eps * d, upstream) -
-                       _project(f, arrays, i, a - eps * d, upstream)) / (2 * eps)
+            numeric = (_project(f, bk, arrays, i, a + eps * d, upstream) -
+                       _project(f, bk, arrays, i, a - eps * d, upstream)
+                       ) / (2 * eps)
             analytic = float(np.sum(grad * d))
             err = abs(numeric - analytic)
             if not err <= atol + rtol * abs(numeric):
@@ -71,21 +79,37 @@ def gradcheck(f, *inputs, eps: float = 1e-6, atol: float = 1e-6,
     return True
 
 
-def _first_derivative(f, inputs, rng):
+def _backend(inputs):
+    """The backend gradcheck runs f on: the first input's that is not
+    NumPy's (NumPy when all are NumPy arrays, numbers or lists)."""
+    for x in inputs:
+        bk = x.bk if isinstance(x, Value) else backend_of(x)
+        if bk is not NUMPY:
+            return bk
+    return NUMPY
+
+
+def _value(bk, array, requires_grad=True):
+    """A float64 Value of `bk` from a host array."""
+    return Value(bk.asarray(array), dtype='float64',
+                 requires_grad=requires_grad, backend=bk)
+
+
+def _first_derivative(f, bk, inputs, rng):
     """x -> sum_i grad_i(x) . w_i, with grad_i the gradient of f(x) . u by
     backward(create_graph=True), for random u and w_i: a scalar function
     whose gradient holds f's second derivatives."""
-    arrays = [np.asarray(x.data if isinstance(x, Value) else x) for x in inputs]
-    u = rng.standard_normal(np.shape(f(*[Value(a, dtype='float64',
-                                               requires_grad=False)
-                                         for a in arrays]).data))
-    ws = [rng.standard_normal(a.shape) for a in arrays]
+    arrays = [to_host(x.data if isinstance(x, Value) else x) for x in inputs]
+    u = rng.standard_normal(tuple(f(*[_value(bk, a, False)
+                                      for a in arrays]).shape))
+    u, ws = bk.asarray(u), [bk.asarray(rng.standard_normal(a.shape))
+                            for a in arrays]
 
     def first_derivative(*values):
         values = [v if v.requires_grad else Value(v.data, dtype='float64')
                   for v in values]
         f(*values).backward(u, create_graph=True)
-        total = Value(0.0, dtype='float64', requires_grad=False)
+        total = _value(bk, 0.0, False)
         for v, w in zip(values, ws):
             if isinstance(v.grad, Value):
                 total = total + (v.grad * w).sum()
@@ -105,8 +129,8 @@ def _unit(shape, k):
     return d
 
 
-def _project(f, arrays, i, replaced, upstream):
+def _project(f, bk, arrays, i, replaced, upstream):
     """sum(f(inputs with input i replaced) * upstream), in float64."""
-    args = [Value(replaced if j == i else a, dtype='float64',
-                  requires_grad=False) for j, a in enumerate(arrays)]
-    return float(np.sum(np.asarray(f(*args).data) * upstream))
+    args = [_value(bk, replaced if j == i else a, False)
+            for j, a in enumerate(arrays)]
+    return float(np.sum(to_host(f(*args).data) * upstream))

@@ -12,6 +12,7 @@ import micrograd as mg
 from micrograd import Value, nn
 from micrograd.backend import NUMPY, backend_of, resolve_backend, to_host
 from micrograd.checks import FeedError
+from micrograd.gradcheck import GradcheckError
 from micrograd.losses import pinball
 from micrograd.optim import SGD, Adam, AdamW
 
@@ -331,3 +332,134 @@ def test_a_dask_array_of_unknown_chunk_sizes_gets_a_sentence():
         loss.forward(x=frame.to_dask_array())
     loss.forward(x=frame.to_dask_array(lengths=True))
     assert float(to_host(loss.data)) == 60.0
+
+
+# ---- 5. save, load, state_dict, gradcheck, profile --------------------
+
+def _model(backend):
+    return nn.TensorMLP(3, [4, 2], rng=0, backend=backend)
+
+
+@pytest.mark.parametrize('backend', ['dask', 'torch', 'array_api_strict'])
+def test_save_and_load_round_trip_onto_the_models_backend(backend, tmp_path):
+    model = _model(backend)
+    bk = resolve_backend(backend)
+    state = model.state_dict()
+    assert all(backend_of(a) is bk for a in state.values())
+    mg.save(tmp_path / 'model.npz', state)
+    loaded = mg.load(tmp_path / 'model.npz')
+    assert all(isinstance(a, np.ndarray) for a in loaded.values())
+    other = nn.TensorMLP(3, [4, 2], rng=5, backend=backend)
+    other.load_state_dict(loaded)
+    for (name, p), q in zip(other.named_parameters(), model.parameters()):
+        assert p.bk is bk, name                 # back on the model's backend
+        np.testing.assert_array_equal(to_host(p.data), to_host(q.data))
+
+
+@pytest.mark.parametrize('source,target', [
+    ('torch', 'numpy'), ('dask', 'numpy'), ('numpy', 'torch'),
+    ('torch', 'dask'), ('dask', 'torch')])
+def test_a_state_dict_of_one_library_loads_into_another(source, target):
+    state = _model(source).state_dict()
+    model = nn.TensorMLP(3, [4, 2], rng=7, backend=target)
+    model.load_state_dict(state)
+    bk = resolve_backend(target)
+    for name, p in model.named_parameters():
+        assert p.bk is bk and backend_of(p.data) is bk, name
+        np.testing.assert_array_equal(to_host(p.data), to_host(state[name]))
+
+
+@pytest.mark.parametrize('backend', ['dask', 'torch'])
+def test_optimiser_state_dict_on_other_backends(backend, tmp_path):
+    model = _model(backend)
+    bk = resolve_backend(backend)
+    x = Value(bk.asarray(np.ones((5, 3))), requires_grad=False)
+    loss = (model(x) ** 2).mean()
+    opt = Adam(model.parameters(), learning_rate=0.1)
+    for _ in range(2):
+        loss.forward()
+        loss.backward()
+        opt.step()
+    mg.save(tmp_path / 'opt.npz', opt.state_dict())
+    again = Adam(model.parameters(), learning_rate=0.1)
+    again.load_state_dict(mg.load(tmp_path / 'opt.npz'))
+    assert again.num_steps == 2
+    for a, b in zip(again.m + again.v, opt.m + opt.v):
+        assert backend_of(a) is bk
+        np.testing.assert_array_equal(to_host(a), to_host(b))
+
+
+def _conv(backend):
+    return {'dask': lambda a: da.from_array(a, chunks=2),
+            'torch': torch.asarray,
+            'array_api_strict': array_api_strict.asarray}[backend]
+
+
+@pytest.mark.parametrize('backend', ['dask', 'torch', 'array_api_strict'])
+def test_gradcheck_runs_f_on_the_inputs_backend(backend):
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    seen = set()
+
+    def f(x, w):
+        seen.add(x.bk)
+        return mg.tanh(x @ w)
+    conv = _conv(backend)
+    assert mg.gradcheck(f, conv(x), conv(w))
+    assert mg.gradcheck(f, conv(x), conv(w), order=2)
+    assert seen == {resolve_backend(backend)}
+
+
+def test_gradcheck_catches_a_rule_wrong_only_off_numpy():
+    """A rule that is right on NumPy and wrong elsewhere: checked on the
+    inputs' backend, gradcheck sees it (it used to run on NumPy)."""
+    def square_forward(xp, x):
+        return x * x
+
+    def square_backward(xp, g, out, x, need):
+        return (g * x * (2.0 if xp is NUMPY else 3.0),)
+    op = mg.Op('square_on_numpy_only', square_forward, square_backward,
+               kind='elementwise')
+    try:
+        x = np.array([0.5, -1.0])
+        assert mg.gradcheck(lambda v: mg.apply(op, v), x)
+        with pytest.raises(GradcheckError):
+            mg.gradcheck(lambda v: mg.apply(op, v), torch.asarray(x))
+    finally:
+        mg.OPS.pop('square_on_numpy_only', None)
+
+
+@pytest.mark.parametrize('backend', ['dask', 'torch'])
+def test_profile_runs_on_other_backends(backend, capsys):
+    model = _model(backend)
+    x = Value(shape=(None, 3), name='x', requires_grad=False, backend=backend)
+    loss = model(x).mean()
+    table = mg.profile(loss, repeats=2, x=np.ones((5, 3)))
+    assert 'matmul' in capsys.readouterr().out
+    assert table
+    assert backend_of(model.parameters()[0].grad) is resolve_backend(backend)
+
+
+# ---- 6. chunked -------------------------------------------------------
+
+@pytest.mark.parametrize('backend', ['dask', 'torch', 'array_api_strict'])
+def test_chunked_gives_numpys_numbers(backend):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((300, 10)), rng.standard_normal(300)
+    results = {}
+    for name in ('numpy', backend):
+        bk = resolve_backend(name)
+        model = nn.TensorMLP(10, [16, 3], rng=0, backend=name)
+        x = Value(shape=(None, 10), name='x', requires_grad=False, backend=bk)
+        t = Value(shape=(None,), name='y', requires_grad=False, backend=bk)
+        loss = mg.chunked(pinball(model(x), t, (0.1, 0.5, 0.9)), rows=64,
+                          workers=2)
+        with Computes() as computes:
+            loss.forward(x=bk.asarray(X), y=bk.asarray(y))
+            loss.backward()
+        if bk is DASK:
+            assert computes.count == 1
+        results[name] = [to_host(loss.data)] + [to_host(p.grad)
+                                                for p in model.parameters()]
+    for a, b in zip(results[backend], results['numpy']):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
