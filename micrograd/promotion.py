@@ -30,7 +30,10 @@ def promote(op, inputs) -> tuple:
     for v in values:
         if v.bk is not bk:
             raise TypeError(f'{op.name}: inputs come from two array libraries, '
-                            f'{bk.name} and {v.bk.name}')
+                            f'{bk.name} and {v.bk.name}; move one to the '
+                            'other: Value(micrograd.to_host(x), '
+                            f"backend='{bk.name}'), or model.to('{bk.name}') "
+                            'for an nn model')
     floats = {v._data.dtype for v in values if is_float(bk, v._data.dtype)}
     target = None
     if len(floats) > 1:                 # data takes the parameters' dtype
