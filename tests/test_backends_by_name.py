@@ -207,6 +207,36 @@ def _fit(backend, optimiser, steps=5, compiled=False):
     return losses, [to_host(p.data) for p in model.parameters()]
 
 
+LOSSES = {
+    'pinball': lambda p, t, bk: pinball(p, bk.asarray(t[:, 0]),
+                                        (0.1, 0.5, 0.9)),
+    'mse': lambda p, t, bk: mg.losses.mse(p, bk.asarray(t * 0.5)),
+    'hinge': lambda p, t, bk: mg.losses.hinge(
+        p[:, 0], bk.asarray(np.where(t[:, 1] > 0, 1.0, -1.0))),
+    'binary_cross_entropy_with_logits': lambda p, t, bk:
+        mg.losses.binary_cross_entropy_with_logits(
+            p[:, 0], bk.asarray(np.abs(t[:, 2]) / 3)),
+    'cross_entropy': lambda p, t, bk: mg.losses.cross_entropy(
+        p, bk.asarray(np.array([0, 2, 1, 1, 0, 2])))}
+
+
+@pytest.mark.parametrize('name', LOSSES)
+@pytest.mark.parametrize('backend', ['dask', 'torch', 'array_api_strict'])
+def test_losses_give_numpys_numbers(name, backend):
+    rng = np.random.default_rng(0)
+    P, T = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    results = []
+    for bk in (NUMPY, resolve_backend(backend)):
+        pred = Value(bk.asarray(P))
+        loss = LOSSES[name](pred, T, bk)
+        loss.backward()
+        assert loss.bk is bk
+        results.append((to_host(loss.data), to_host(pred.grad)))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-14)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-14,
+                               atol=1e-16)
+
+
 OPTIMISERS = {
     'Adam': lambda w: Adam(w, learning_rate=0.05, weight_decay=1e-3),
     'AdamW': lambda w: AdamW(w, learning_rate=0.05, weight_decay=1e-2),
