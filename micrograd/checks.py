@@ -7,8 +7,9 @@ The engine's walks call these; they know nothing of the ops themselves.
 from __future__ import annotations
 
 import warnings
+from numbers import Integral
 
-from .backend import NUMPY, backend_of, is_float, to_host
+from .backend import NUMPY, backend_of, is_float, resolve_backend, to_host
 
 
 class FeedError(ValueError):
@@ -145,24 +146,29 @@ def _from_library(node, value):
     device, into a Dask array); another library's arrays are refused,
     never pulled into memory without a word. Dask arrays need known
     chunk sizes."""
+    kind = 'array'
     try:
         source = backend_of(value)
     except TypeError:
-        return value
-    shape = tuple(value.shape)
-    if any(not isinstance(n, int) for n in shape):
+        if not type(value).__module__.startswith('dask.'):
+            return value            # pandas, ...: read as the library can
+        source, kind = resolve_backend('dask'), type(value).__name__
+    if source is not node.bk and source is not NUMPY:
         raise FeedError(
-            f"forward: feed '{node.name}' has unknown sizes {shape} (a Dask "
-            "DataFrame's array?): make it with "
+            f"forward: feed '{node.name}' is a {source.name} {kind} and the "
+            f"placeholder is {node.bk.name}'s; micrograd does not convert it "
+            'behind your back: feed micrograd.to_host(x) (a NumPy array, '
+            'which every backend takes) or make the placeholder with '
+            f"backend='{source.name}'")
+    shape = tuple(value.shape)
+    if any(not isinstance(n, Integral) for n in shape):
+        sizes = ', '.join(str(n) if isinstance(n, Integral) else '?'
+                          for n in shape)
+        raise FeedError(
+            f"forward: feed '{node.name}' has unknown sizes ({sizes}) (a Dask "
+            "DataFrame or its .values?): feed "
             'frame.to_dask_array(lengths=True)')
-    if source is node.bk or source is NUMPY:
-        return value
-    raise FeedError(
-        f"forward: feed '{node.name}' is a {source.name} array and the "
-        f"placeholder is {node.bk.name}'s; micrograd does not convert it "
-        'behind your back: feed micrograd.to_host(x) (a NumPy array, which '
-        f'every backend takes) or make the placeholder with '
-        f"backend='{source.name}'")
+    return value
 
 
 def _whole(node, value):

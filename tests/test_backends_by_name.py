@@ -372,6 +372,13 @@ def test_a_dask_array_of_unknown_chunk_sizes_gets_a_sentence():
         loss.forward(x=frame.to_dask_array())
     loss.forward(x=frame.to_dask_array(lengths=True))
     assert float(to_host(loss.data)) == 60.0
+    with pytest.raises(FeedError, match=r"unknown sizes \(\?, 3\)"):
+        loss.forward(x=frame)                   # the frame itself
+    with Computes() as computes:
+        with pytest.raises(FeedError, match=r"feed 'x' is a dask DataFrame "
+                           r"and the placeholder is numpy's"):
+            _graph('numpy').forward(x=frame)    # it used to be computed
+    assert computes.count == 0
 
 
 # ---- 5. save, load, state_dict, gradcheck, profile --------------------
