@@ -214,6 +214,7 @@ class Optimiser:
         self.num_steps = 0
         self.last_rates = None      # per group, the rates of the latest step
         self.scratch = [_zeros_like(p) for p in self.wrt]
+        self._lazy = [j for j, p in enumerate(self.wrt) if p.bk.is_lazy]
         for buffer in self.buffers:
             setattr(self, buffer, [_zeros_like(p) for p in self.wrt])
 
@@ -292,14 +293,13 @@ class Optimiser:
                 p = self.wrt[j]
                 if p.grad is not None:
                     self.update(j, p, p.grad, lr)
-        if any(p.bk.is_lazy for p in self.wrt):
-            self._materialize()
+        if self._lazy:
+            self._materialize(self._lazy)
 
-    def _materialize(self):
+    def _materialize(self, lazy):
         """Lazy arrays (Dask): the new parameters and buffers computed now,
         in one compute, so that the next step's graph starts from arrays
         instead of chaining every earlier step."""
-        lazy = [j for j, p in enumerate(self.wrt) if p.bk.is_lazy]
         lists = [getattr(self, b) for b in self.buffers]
         arrays = [self.wrt[j].data for j in lazy] + [
             buffer[j] for buffer in lists for j in lazy]
