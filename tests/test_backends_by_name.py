@@ -264,10 +264,11 @@ class Computes(Callback):
 
     def __init__(self):
         super().__init__()
-        self.count = 0
+        self.count, self.tasks = 0, []
 
     def _start(self, dsk):
         self.count += 1
+        self.tasks.append(len(dsk))
 
 
 @pytest.mark.parametrize('compiled', [False, True])
@@ -283,7 +284,7 @@ def test_dask_training_computes_once_per_backward_and_does_not_chain(
         mg.compile(loss)
     opt = Adam(model.parameters(), learning_rate=0.01)
     Xd, yd = da.from_array(X, chunks=100), da.from_array(y, chunks=100)
-    tasks, per_step = [], []
+    tasks, per_step, scheduled = [], [], []
     for step in range(20):
         with Computes() as forward:
             loss.forward(x=Xd, y=yd)
@@ -294,11 +295,13 @@ def test_dask_training_computes_once_per_backward_and_does_not_chain(
         with Computes() as stepping:
             opt.step()
         per_step.append((backward.count, stepping.count))
+        scheduled.append(backward.tasks + stepping.tasks)
         tasks.append([len(p.data.dask) for p in model.parameters()] +
                      [len(opt.m[0].dask), len(opt.v[-1].dask),
                       len(loss.data.dask),
                       len(model.parameters()[0].grad.dask)])
     assert per_step == [(1, 1)] * 20
+    assert scheduled[1] == scheduled[19]    # tasks per compute: fixed
     assert tasks[0] == tasks[19] == [1] * 8
     numpy_model = nn.TensorMLP(10, [16, 3], rng=0)
     numpy_loss = pinball(numpy_model(Value(X, requires_grad=False)), y,
