@@ -47,7 +47,7 @@ def test_numpy_spellings(spec):
 
 
 @pytest.mark.parametrize('spec', [
-    'dask', 'dask.array', 'array_api_compat.dask.array', 'dask',
+    'dask', 'dask.array', 'array_api_compat.dask.array',
     'array_api_compat.dask'])
 def test_dask_names(spec):
     assert resolve_backend(spec) is DASK
@@ -63,7 +63,8 @@ def test_dask_modules_and_arrays():
 def test_torch_spellings():
     import array_api_compat.torch as compat_torch
     for spec in ('torch', 'pytorch', 'array_api_compat.torch', torch,
-                 compat_torch, torch.ones(2), torch.ones((), dtype=torch.int64)):
+                 compat_torch, torch.ones(2),
+                 torch.ones((), dtype=torch.int64)):
         assert resolve_backend(spec) is TORCH
     assert TORCH.name == 'torch' and TORCH.mutable and not TORCH.is_lazy
 
@@ -101,9 +102,9 @@ def test_cupy_by_name():
 
 @pytest.mark.parametrize('spec', ['tensorflow_nope', 'math', 'numpyy', ''])
 def test_an_unknown_name_names_the_accepted_ones(spec):
-    with pytest.raises(ValueError, match=r"is not an array library .* 'numpy', "
-                       r"'dask', 'cupy', 'torch', 'array_api_strict'.*pip "
-                       r'install'):
+    with pytest.raises(ValueError, match=(
+            r"is not an array library .* 'numpy', 'dask', 'cupy', 'torch', "
+            r"'array_api_strict'.*pip install")):
         resolve_backend(spec)
 
 
@@ -159,7 +160,7 @@ def test_to_moves_parameters_to_torch_with_dtype_and_names():
     model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.ReLU(),
                           nn.Linear(4, 1, rng=1))
     before = {k: to_host(v) for k, v in model.state_dict().items()}
-    model.layers[2].bias.requires_grad = False          # a frozen one moves too
+    model.layers[2].bias.requires_grad = False      # a frozen one moves too
     assert model.to('torch', dtype='float32') is model
     assert [n for n, _ in model.named_parameters()] == [
         'layers.0.weight', 'layers.0.bias', 'layers.2.weight']
