@@ -10,6 +10,7 @@ if DTYPE not in ('float16', 'float32', 'float64', 'float128'):
     raise ValueError(f"micrograd: DTYPE={DTYPE!r} in the environment; use "
                      "float16, float32, float64 or float128")
 
+from .backend import to_host  # noqa: E402
 from .checks import detect_anomaly  # noqa: E402
 from .engine import OPS, Op, Value, apply  # noqa: E402
 from .executor import Executor, no_grad  # noqa: E402
@@ -34,4 +35,4 @@ __all__ = ['DTYPE', 'Executor', 'OPS', 'Op', 'Value', 'apply',
            'grad', 'value_and_grad', 'vjp', 'jvp', 'hvp', 'jacobian',
            'hessian', *ops.__all__, 'multiply', 'divide', 'subtract',
            'negative', 'power', 'chunked', 'compile', 'compiled_source',
-           'draw_dot', 'load', 'profile', 'save', 'to_dot']
+           'draw_dot', 'load', 'profile', 'save', 'to_dot', 'to_host']

@@ -55,7 +55,8 @@ class Backend:
         return x
 
     def materialize(self, *arrays):
-        """Compute lazy arrays (identity for eager libraries)."""
+        """`arrays` computed, in one compute for all of them, and returned as
+        arrays of this library (identity for eager libraries)."""
         return arrays
 
     def multiply_into(self, out, x, c):
@@ -187,8 +188,11 @@ class DaskBackend(Backend):
     mutable = False     # x *= c makes a new array
 
     def materialize(self, *arrays):
+        """One compute for all of `arrays` (work they share is done once);
+        each comes back as a Dask array holding its computed chunks
+        (`dask.persist`), so a graph built on it starts from them."""
         import dask
-        return dask.compute(*arrays)
+        return dask.persist(*arrays)
 
 
 DTYPES = ('float16', 'float32', 'float64', 'float128', 'complex64',
@@ -240,14 +244,82 @@ def to_host(x) -> np.ndarray:
         return np.from_dlpack(x)
 
 
+# Every spelling of a library: name -> (the namespace module to import,
+# the pip extra that brings it). Modules and arrays of the library resolve
+# to the same Backend object as these names.
+LIBRARIES = {
+    'numpy': ('numpy', None),
+    'dask': ('array_api_compat.dask.array', 'dask'),
+    'cupy': ('array_api_compat.cupy', 'cupy'),
+    'torch': ('array_api_compat.torch', 'torch'),
+    'array_api_strict': ('array_api_strict', 'test'),
+}
+_ALIASES = {'np': 'numpy', 'dask.array': 'dask', 'pytorch': 'torch',
+            'array_api_compat.numpy': 'numpy',
+            'array_api_compat.dask': 'dask',
+            'array_api_compat.dask.array': 'dask',
+            'array_api_compat.cupy': 'cupy',
+            'array_api_compat.torch': 'torch'}
+
+
 def resolve_backend(spec) -> Backend:
-    """A Backend from a Backend, a namespace module or a library name."""
+    """The Backend for `backend=`: a Backend, a library name ('numpy',
+    'dask', 'cupy', 'torch', 'array_api_strict'), a module (numpy, torch,
+    dask.array, array_api_compat.torch, ...) or an array. Every spelling of
+    one library gives the one Backend its arrays resolve to."""
     if isinstance(spec, Backend):
         return spec
     if isinstance(spec, str):
+        return _for_name(spec)
+    name = getattr(spec, '__name__', None)
+    if isinstance(name, str) and type(spec).__name__ == 'module':
+        library = _library(name)
+        if library is not None:
+            return _for_name(library)
+        if hasattr(spec, '__array_api_version__'):
+            return _for_namespace(spec)     # another standard namespace
+        raise _unknown(repr(name))
+    return backend_of(spec)             # an array
+
+
+def _library(name: str) -> str | None:
+    """The library a module or name spells ('dask.array' -> 'dask')."""
+    if name in LIBRARIES:
+        return name
+    return _ALIASES.get(name)
+
+
+def _for_name(name: str) -> Backend:
+    library = _library(name)
+    if library is None:                 # another standard namespace?
         import importlib
-        spec = importlib.import_module(spec)
-    return _for_namespace(spec)
+        try:
+            module = importlib.import_module(name)
+        except (ImportError, TypeError, ValueError):
+            module = None
+        if not hasattr(module, '__array_api_version__'):
+            raise _unknown(repr(name))
+        return _for_namespace(module)
+    if library == 'numpy':
+        return NUMPY
+    module, extra = LIBRARIES[library]
+    import importlib
+    try:
+        return _for_namespace(importlib.import_module(module))
+    except ImportError as exc:
+        raise ImportError(
+            f"backend={name!r}: {exc.name or library} is not installed; "
+            f'pip install "micrograd[{extra}]"'
+            + (' and the CuPy wheel for your CUDA (cupy-cuda12x, ...)'
+               if library == 'cupy' else '')) from None
+
+
+def _unknown(what: str) -> ValueError:
+    return ValueError(
+        f'backend={what} is not an array library micrograd knows; give one '
+        f'of {", ".join(map(repr, LIBRARIES))} (or its module, or an array '
+        f'of it); pip install "micrograd[dask]", "micrograd[torch]" or '
+        '"micrograd[cupy]" for the others')
 
 
 def _find_backend(x) -> Backend:
@@ -266,8 +338,11 @@ def _find_backend(x) -> Backend:
 def _for_namespace(ns) -> Backend:
     bk = _BY_NAMESPACE.get(id(ns))
     if bk is None:
-        name = ns.__name__.split('.')[-1]
-        cls = DaskBackend if 'dask' in ns.__name__ else Backend
+        full = ns.__name__
+        name = _library(full) or full
+        if name == 'numpy':             # array_api_compat.numpy: NumPy's own
+            return NUMPY
+        cls = DaskBackend if name == 'dask' else Backend
         bk = _BY_NAMESPACE[id(ns)] = cls(ns, name)
         if cls is Backend:
             bk.mutable = _writes_in_place(ns)

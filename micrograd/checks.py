@@ -7,8 +7,9 @@ The engine's walks call these; they know nothing of the ops themselves.
 from __future__ import annotations
 
 import warnings
+from numbers import Integral
 
-from .backend import is_float
+from .backend import NUMPY, backend_of, is_float, resolve_backend, to_host
 
 
 class FeedError(ValueError):
@@ -117,6 +118,9 @@ def feed(node, feeds):
     bk, dtype = node.bk, node.dtype
     if node.name in feeds:
         value = feeds[node.name]
+        if hasattr(value, 'shape') and (bk.is_lazy or
+                                        type(value) is not type(node._data)):
+            value = _from_library(node, value)
         if not is_float(bk, dtype):
             value = _whole(node, value)
         array = bk.asarray(value, dtype=dtype)
@@ -134,6 +138,37 @@ def feed(node, feeds):
         warnings.warn(f"forward: placeholder '{node.name}' was not fed; "
                       'it holds NaN', stacklevel=4)
         node.data = bk.full(node.shape, float('nan'), dtype=dtype)
+
+
+def _from_library(node, value):
+    """A fed array of another type than the placeholder's data: NumPy
+    arrays are taken by any backend (the library copies them in: to the
+    device, into a Dask array); another library's arrays are refused,
+    never pulled into memory without a word. Dask arrays need known
+    chunk sizes."""
+    kind = 'array'
+    try:
+        source = backend_of(value)
+    except TypeError:
+        if not type(value).__module__.startswith('dask.'):
+            return value            # pandas, ...: read as the library can
+        source, kind = resolve_backend('dask'), type(value).__name__
+    if source is not node.bk and source is not NUMPY:
+        raise FeedError(
+            f"forward: feed '{node.name}' is a {source.name} {kind} and the "
+            f"placeholder is {node.bk.name}'s; micrograd does not convert it "
+            'behind your back: feed micrograd.to_host(x) (a NumPy array, '
+            'which every backend takes) or make the placeholder with '
+            f"backend='{source.name}'")
+    shape = tuple(value.shape)
+    if any(not isinstance(n, Integral) for n in shape):
+        sizes = ', '.join(str(n) if isinstance(n, Integral) else '?'
+                          for n in shape)
+        raise FeedError(
+            f"forward: feed '{node.name}' has unknown sizes ({sizes}) (a Dask "
+            "DataFrame or its .values?): feed "
+            'frame.to_dask_array(lengths=True)')
+    return value
 
 
 def _whole(node, value):
@@ -161,6 +196,8 @@ def state_array(where: str, key: str, value, p):
     and dtype, checked: real numbers, p's shape, finite; errors name `key`."""
     bk = p.bk
     try:
+        if hasattr(value, 'shape') and backend_of(value) is not bk:
+            value = to_host(value)      # (NumPy arrays: as they are)
         array = bk.asarray(value, copy=True)
         numbers = bk.isdtype(array.dtype, ('real floating', 'integral'))
     except Exception:

@@ -40,7 +40,7 @@ def pinball(pred, y, quantiles) -> Value:
                          f'pred of shape {pred.shape}')
     if y.ndim == 1:
         y = ops.expand_dims(y, -1)                    # (N,) -> (N, 1)
-    tau = constant(pred.bk.asarray(taus), pred)                  # (Q,)
+    tau = constant(pred.bk.asarray(taus, dtype=pred.dtype), pred)  # (Q,)
     h = (pred - y) * 0.5                                         # (N, Q)
     # With h = -r / 2 the loss is max((1 - tau) 2h, -tau 2h) = |h| +
     # (1 - 2 tau) h: one pass over (N, Q) more than relu(2h) - tau 2h, and

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import to_host
 from .engine import Value
 from .ops import one_hot  # noqa: F401  (re-exported: labels as one-hot rows)
 
@@ -21,11 +22,11 @@ __all__ = ['argmax', 'argmin', 'one_hot', 'accuracy', 'pinball_loss',
 
 
 def _array(x, what: str) -> np.ndarray:
-    """x (a Value, an array, a list) as a NumPy array."""
+    """x (a Value, an array of any backend, a list) as a NumPy array."""
     if isinstance(x, Value):
         x = x.data
     try:
-        return np.asarray(x)
+        return to_host(x)
     except Exception as exc:
         raise TypeError(f'{what} must be an array or a Value, got '
                         f'{type(x).__name__}') from exc

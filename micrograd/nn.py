@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import ops
+from .backend import backend_of, resolve_backend, to_host
 from .checks import state_array
 from .engine import Value
 
@@ -95,8 +96,53 @@ class Module:
             _collect_modules(attr, found)
         return found
 
+    def to(self, backend, dtype=None):
+        """Move every leaf Value of the module (parameters, frozen ones
+        too) to `backend` (a name, a module or an array: see
+        `resolve_backend`) and, if given, `dtype`; returns the module.
+        The parameters become new Values: build graphs and optimisers
+        after `to`, not before."""
+        bk = resolve_backend(backend)
+        for name, attr in vars(self).items():
+            setattr(self, name, _moved(attr, bk, dtype))
+        return self
+
     def __call__(self, x):
+        _check_backend(self, x)
         return self.forward(x)
+
+
+def _moved(attr, bk, dtype):
+    """attr with its leaf Values on backend `bk` (Modules moved in place)."""
+    if isinstance(attr, Value):
+        if attr.op is not None or (attr.bk is bk and dtype is None):
+            return attr
+        host = to_host(attr.data)
+        return Value(host, name=attr.name, dtype=dtype or host.dtype.name,
+                     requires_grad=attr.requires_grad, backend=bk)
+    if isinstance(attr, Module):
+        return attr.to(bk, dtype)
+    if isinstance(attr, (list, tuple)):
+        return type(attr)(_moved(item, bk, dtype) for item in attr)
+    return attr
+
+
+def _check_backend(module, x):
+    """Refuse an input of another array library than the module's
+    parameters, with the way to move the model."""
+    if isinstance(x, Value):
+        bk = x.bk
+    elif hasattr(x, 'shape') and not isinstance(x, np.ndarray):
+        bk = backend_of(x)
+    else:
+        return                  # numbers, lists, NumPy arrays: converted
+    params = module.named_parameters()
+    if params and params[0][1].bk is not bk:
+        have = params[0][1].bk.name
+        raise TypeError(
+            f'{type(module).__name__}: the input is a {bk.name} array, the '
+            f"parameters are {have}'s; make the model with "
+            f"backend='{bk.name}' or move it with model.to('{bk.name}')")
 
 
 def _collect_modules(attr, found):
@@ -125,14 +171,16 @@ def _generator(rng):
 
 class Linear(Module):
     """y = x @ weight + bias; weight (nin, nout) ~ U(-1, 1) / sqrt(nin),
-    bias zeros. `rng`: a seed or a numpy Generator, for reproducible weights."""
+    bias zeros. `rng`: a seed or a numpy Generator, for reproducible weights
+    (drawn in NumPy, then made on `backend`: the same numbers everywhere)."""
 
     def __init__(self, nin: int, nout: int, bias: bool = True, rng=None,
-                 dtype=None):
+                 dtype=None, backend=None):
         gen = _generator(rng)
         self.weight = Value(gen.uniform(-1, 1, (nin, nout)) / np.sqrt(nin),
-                            dtype=dtype)
-        self.bias = Value(np.zeros(nout), dtype=dtype) if bias else None
+                            dtype=dtype, backend=backend)
+        self.bias = Value(np.zeros(nout), dtype=dtype,
+                          backend=backend) if bias else None
 
     def forward(self, x):
         y = x @ self.weight
@@ -200,12 +248,13 @@ class TensorMLP(Sequential):
     last one linear. TensorMLP(2, [16, 16, 1], rng=0)."""
 
     def __init__(self, nin: int, nouts, activation=ReLU, rng=None,
-                 dtype=None):
+                 dtype=None, backend=None):
         gen = _generator(rng)
         sizes = [nin, *nouts]
         layers = []
         for i in range(len(nouts)):
-            layers.append(Linear(sizes[i], sizes[i + 1], rng=gen, dtype=dtype))
+            layers.append(Linear(sizes[i], sizes[i + 1], rng=gen, dtype=dtype,
+                                 backend=backend))
             if i < len(nouts) - 1:
                 layers.append(activation())
         super().__init__(*layers)
@@ -305,14 +354,15 @@ class LayerNorm(Module):
     weight ones and bias zeros, learned. Rows stay apart (`chunked` takes
     it)."""
 
-    def __init__(self, features: int, eps: float = 1e-5, dtype=None):
+    def __init__(self, features: int, eps: float = 1e-5, dtype=None,
+                 backend=None):
         if isinstance(features, bool) or not isinstance(features, int) or \
                 features < 1:
             raise ValueError(f'LayerNorm: features must be a positive int, '
                              f'got {features!r}')
         self.eps = eps
-        self.weight = Value(np.ones(features), dtype=dtype)
-        self.bias = Value(np.zeros(features), dtype=dtype)
+        self.weight = Value(np.ones(features), dtype=dtype, backend=backend)
+        self.bias = Value(np.zeros(features), dtype=dtype, backend=backend)
 
     def forward(self, x):
         features = self.weight.shape[0]
@@ -334,9 +384,10 @@ class Embedding(Module):
     placeholder, `Value(shape=(None,), name='tokens', dtype='int64',
     requires_grad=False)`); output indices.shape + (dim,)."""
 
-    def __init__(self, num: int, dim: int, rng=None, dtype=None):
+    def __init__(self, num: int, dim: int, rng=None, dtype=None,
+                 backend=None):
         self.weight = Value(_generator(rng).standard_normal((num, dim)),
-                            dtype=dtype)
+                            dtype=dtype, backend=backend)
 
     def forward(self, indices):
         return ops.take_rows(self.weight, indices)

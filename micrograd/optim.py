@@ -21,6 +21,8 @@ False) get the same arithmetic as new arrays: each update is written with
 augmented assignments on local names (`m *= beta1`), which NumPy does in
 place and immutable libraries do by making a new array, and the results are
 stored back (`self.m[j] = m`, `p.data = w`), the same object for NumPy.
+Lazy arrays (Dask) are then computed, parameters and buffers together in
+one compute, so that no step's graph holds the steps before it.
 """
 from __future__ import annotations
 
@@ -212,6 +214,7 @@ class Optimiser:
         self.num_steps = 0
         self.last_rates = None      # per group, the rates of the latest step
         self.scratch = [_zeros_like(p) for p in self.wrt]
+        self._lazy = [j for j, p in enumerate(self.wrt) if p.bk.is_lazy]
         for buffer in self.buffers:
             setattr(self, buffer, [_zeros_like(p) for p in self.wrt])
 
@@ -290,6 +293,22 @@ class Optimiser:
                 p = self.wrt[j]
                 if p.grad is not None:
                     self.update(j, p, p.grad, lr)
+        if self._lazy:
+            self._materialize(self._lazy)
+
+    def _materialize(self, lazy):
+        """Lazy arrays (Dask): the new parameters and buffers computed now,
+        in one compute, so that the next step's graph starts from arrays
+        instead of chaining every earlier step."""
+        lists = [getattr(self, b) for b in self.buffers]
+        arrays = [self.wrt[j].data for j in lazy] + [
+            buffer[j] for buffer in lists for j in lazy]
+        arrays = self.wrt[lazy[0]].bk.materialize(*arrays)
+        for k, j in enumerate(lazy):
+            self.wrt[j].data = arrays[k]
+        for b, buffer in enumerate(lists, start=1):
+            for k, j in enumerate(lazy):
+                buffer[j] = arrays[b * len(lazy) + k]
 
     def state_dict(self) -> dict:
         """Step count and buffers as arrays ('m.0', 'v.0', ...). A learning

@@ -8,6 +8,8 @@ refused. A Python number never upcasts a float32 graph.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import DTYPE
 from .backend import is_float
 from .engine import Value
@@ -28,7 +30,10 @@ def promote(op, inputs) -> tuple:
     for v in values:
         if v.bk is not bk:
             raise TypeError(f'{op.name}: inputs come from two array libraries, '
-                            f'{bk.name} and {v.bk.name}')
+                            f'{bk.name} and {v.bk.name}; move one to the '
+                            'other: Value(micrograd.to_host(x), '
+                            f"backend='{bk.name}'), or model.to('{bk.name}') "
+                            'for an nn model')
     floats = {v._data.dtype for v in values if is_float(bk, v._data.dtype)}
     target = None
     if len(floats) > 1:                 # data takes the parameters' dtype
@@ -62,7 +67,9 @@ def constant(x, like: Value) -> Value:
             bk.dtype(DTYPE) if type(x) is float else None)
         node = Value._node(bk.asarray(x, dtype=dtype), None, (), None, bk)
     else:
-        array = x if hasattr(x, 'dtype') else bk.asarray(x)
+        # lists: NumPy's reading (floats are float64; torch would make
+        # float32, rounding them before the cast below)
+        array = x if hasattr(x, 'dtype') else bk.asarray(np.asarray(x))
         dtype = array.dtype
         if dtype != bk.bool and is_float(bk, like_dtype):
             dtype = like_dtype

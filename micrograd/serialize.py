@@ -27,6 +27,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .backend import to_host
 from .engine import Value
 
 
@@ -230,7 +231,7 @@ def _arrays(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
         if not isinstance(name, str) or not name:
             raise TypeError(f'save: names must be non-empty strings, got '
                             f'{name!r}')
-        array = np.asarray(value.data if isinstance(value, Value) else value)
+        array = to_host(value.data if isinstance(value, Value) else value)
         if array.dtype.hasobject:
             raise TypeError(f"save: '{name}' is an object array; only arrays "
                             'of numbers (or strings) are saved, without '
