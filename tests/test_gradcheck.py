@@ -63,6 +63,15 @@ def test_a_rule_that_writes_into_its_arguments_is_named(rule, what):
     assert 'central differences' not in message
 
 
+def test_a_rule_that_writes_is_named_on_torch_tensors():
+    torch = pytest.importorskip('torch')
+    op = mg.Op('square_in_place', square_forward, scaling_g_in_place_backward,
+               kind='elementwise')
+    x = torch.tensor([[0.5, -1.5], [2.0, 1.0]], dtype=torch.float64)
+    with pytest.raises(GradcheckError, match='wrote into its upstream'):
+        mg.gradcheck(lambda v: mg.apply(op, v) * 3.0, x)
+
+
 def test_a_built_in_rule_that_writes_is_caught_too(monkeypatch):
     """Rules of micrograd's own ops are not guarded against writes by the
     engine (read-only views are for user ops); gradcheck still sees it."""
