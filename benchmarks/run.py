@@ -8,7 +8,8 @@
 Each (workload, framework) runs in its own process; the runs are alternated
 between frameworks and repeated, and the table shows medians. Frameworks:
 micrograd, hand-written NumPy (always); PyTorch (eager), JAX (jit) and
-TensorFlow (tf.function) where installed.
+TensorFlow (tf.function) where installed; micrograd_fused (compile or
+chunked with fuse=True) where Numba is installed.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ def frameworks(workload):
         names.insert(2, 'micrograd_rebuild')
     if workload == 'w1':
         names.insert(1, 'micrograd_whole')
+    if importlib.util.find_spec('numba'):
+        names.insert(1, 'micrograd_fused')
     for peer in ('torch', 'jax', 'tensorflow'):
         if importlib.util.find_spec(peer):
             names.append(peer)
