@@ -294,6 +294,7 @@ class Group:
     def __init__(self, shape, dtype):
         self.shape, self.dtype = shape, dtype
         self.members, self.sinks, self.inputs, self.outputs = [], set(), [], []
+        self.baked = {}         # number constants read: their literals
 
 
 def _float_dtype(array):
@@ -336,6 +337,20 @@ def _traces(node, trace_backward, dtype, shapes) -> bool:
     return True
 
 
+# Members a group holds at most: Numba's compile time grows faster than
+# the function's length (a 1,500-op chain in one kernel takes minutes).
+MAX_MEMBERS = 48
+
+
+def number_constant(node, value) -> bool:
+    """A 0-d constant made from a Python number by an operator (`y * 2.0`):
+    written into the kernel as a literal, not passed in."""
+    return (node.op is None and node.name is None and not node.requires_grad
+            and getattr(node, '_version', 0) == -1 and
+            getattr(value, 'shape', None) == () and
+            _float_dtype(value) is not None)
+
+
 def partition(topo, index, values) -> list:
     """The groups of the graph for these node values (shapes, dtypes)."""
     group_of, groups = {}, []
@@ -372,6 +387,7 @@ def partition(topo, index, values) -> list:
                 continue
             group = group_of.get(parents[0])
             if (group is None or parents[0] in group.sinks or
+                    len(group.members) >= MAX_MEMBERS or
                     tuple(values[parents[0]].shape) != group.shape or
                     not _traces(node, node.requires_grad, dtype, shapes)):
                 continue
@@ -387,6 +403,7 @@ def partition(topo, index, values) -> list:
             group = group_of.get(j)
             if (group is not None and j not in group.sinks and
                     group.shape == shape and group.dtype == dtype and
+                    len(group.members) < MAX_MEMBERS and
                     not any(group_of.get(k) is not group and
                             depends_on(k, group) for k in parents)):
                 chosen = group
@@ -402,7 +419,11 @@ def partition(topo, index, values) -> list:
         for i in group.members:
             for p in topo[i].parents:
                 j = index[id(p)]
-                if j not in members and j not in group.inputs:
+                if j in members or j in group.inputs or j in group.baked:
+                    continue
+                if number_constant(p, values[j]):
+                    group.baked[j] = _literal(values[j][()])
+                else:
                     group.inputs.append(j)
     consumers = {}
     for i, node in enumerate(topo):
@@ -522,6 +543,8 @@ class KernelWriter:
         Reduced, unless not `with_sinks`)."""
         for j in self.group.inputs:
             self.terms[j] = self.load(j)
+        for j, literal in self.group.baked.items():
+            self.terms[j] = self.trace.let(literal)
         for i in self.group.members:
             node = self.topo[i]
             args = [self.terms[self.index[id(p)]] for p in node.parents]
@@ -712,6 +735,21 @@ class FusedPlan(Plan):
     def rebuild(self):
         return FusedPlan(self.root)
 
+    def _signature_source(self):
+        """As Plan's, without the number constants (their shape is fixed:
+        a W3 step would read a thousand of them three times)."""
+        lines = []
+        for from_feeds in (False, True):
+            items = [f'feeds[{n.name!r}].shape'
+                     if from_feeds and n.name is not None
+                     else f'N[{i}]._data.shape'
+                     for i, n in enumerate(self.topo) if n.op is None and
+                     not number_constant(n, n.data)]
+            lines.append(f'def {"step_" if from_feeds else ""}signature('
+                         f'{"feeds" if from_feeds else ""}):\n'
+                         f'    return ({"".join(s + ", " for s in items)})')
+        return '\n\n'.join(lines)
+
     def source(self) -> str:
         return '\n\n'.join(filter(None, [
             super().source(), *self.kernel_source.values()]))
@@ -801,20 +839,20 @@ class FusedPlan(Plan):
 
     # ---- rendering ----------------------------------------------------------
     def _kernels(self, groups, values) -> dict:
-        """A name for each group's kernels (unique in this plan)."""
-        names, taken = {}, {}
-        for group in groups:
-            base = _name(self.topo, group)
-            taken[base] = taken.get(base, 0) + 1
-            names[id(group)] = (base if taken[base] == 1 else
-                                f'{base}_{taken[base]}')
-        return names
+        """The name of each group's kernels (named after its ops)."""
+        return {id(group): _name(self.topo, group) for group in groups}
 
     def _kernel(self, source, name, dtype):
-        self.kernel_source[name] = source
-        kernel = load_kernel(source, name, dtype)
-        self.namespace[name] = kernel
-        return name
+        """Load kernel `name` of `source`; returns its name in the plan's
+        code (`name`, or `name_<k>` for a second kernel of that name: a
+        source of its own, which cProfile names `name` too)."""
+        alias, k = name, 1
+        while self.kernel_source.get(alias, source) != source:
+            k += 1
+            alias = f'{name}_{k}'
+        self.kernel_source[alias] = source
+        self.namespace[alias] = load_kernel(source, name, dtype)
+        return alias
 
     def _fused_forward_source(self, values, in_locals):
         groups, group_of = partition(self.topo, self.index, values)

@@ -164,3 +164,27 @@ def test_elementwise_user_op_fuses_and_others_stay_calls(forget_user_ops):
     source = mg.compiled_source(loss)
     assert 'def fused_test_cube_add_forward(' in source
     assert 'branchy_forward(xp' in source
+
+
+def test_long_chain_splits_into_kernels_and_reads_its_constants():
+    x = Value(np.linspace(-1, 1, 16))
+    twin = Value(np.linspace(-1, 1, 16))
+    losses_ = []
+    for v in (x, twin):
+        y = v
+        for _ in range(40):             # 120 ops: more than one kernel
+            y = (y * 1.0001 + 0.0001).tanh()
+        losses_.append(y.sum())
+    loss, twin_loss = losses_
+    mg.compile(loss, fuse=True)
+    mg.compile(twin_loss)
+    for _ in range(2):
+        loss.forward()
+        loss.backward()
+        twin_loss.forward()
+        twin_loss.backward()
+        np.testing.assert_allclose(loss.data, twin_loss.data, rtol=1e-13)
+        np.testing.assert_allclose(x.grad, twin.grad, rtol=1e-12)
+    source = mg.compiled_source(loss)
+    assert source.count('= fused_mul_add_tanh_backward(') >= 2
+    assert 'F(1.0001)' in source        # the number constants, as literals
