@@ -35,7 +35,8 @@ import sys
 import tempfile
 import threading
 
-from .compile import Plan, RuleCall, Fit, Accumulate, _render_fit
+from .chunked import NotKept
+from .compile import Plan, Fit, Accumulate, _render_fit
 
 JIT_HINT = ('compile(fuse=True) needs Numba; install it with '
             'pip install "micrograd[jit]"')
@@ -719,6 +720,27 @@ def load_kernel(source: str, name: str, dtype: str):
 
 # ---- the fused plan ---------------------------------------------------------
 
+class InKernel(NotKept):
+    """What a node inside a fused kernel holds: its data never leaves the
+    kernel. Reading it raises."""
+    __slots__ = ()
+
+    def _refuse(self, *args, **kwargs):
+        raise ValueError(
+            f"the data of this '{self.op}' node is not kept: it lives inside "
+            'a fused kernel (compile(fuse=True)); compile without fuse to '
+            'look at it')
+
+    def __repr__(self):
+        return f'<{self.op} data inside a fused kernel>'
+
+
+for _attr, _rule in list(vars(NotKept).items()):   # operators refuse too
+    if _rule is NotKept._refuse:
+        setattr(InKernel, _attr, InKernel._refuse)
+del _attr, _rule
+
+
 class FusedPlan(Plan):
     """A compiled plan whose specialised code (per leaf shapes) calls a
     fused kernel for each group of elementwise nodes, and the rules
@@ -856,6 +878,9 @@ class FusedPlan(Plan):
 
     def _fused_forward_source(self, values, in_locals):
         groups, group_of = partition(self.topo, self.index, values)
+        for group in groups:            # values that live only in a kernel
+            for i in set(group.members) - set(group.outputs):
+                self.topo[i]._data = InKernel(self.topo[i])
         order = units(self.topo, self.index, group_of)
         names = self._kernels(groups, values)
         return ['def forward():\n' + '\n'.join(

@@ -188,3 +188,16 @@ def test_long_chain_splits_into_kernels_and_reads_its_constants():
     source = mg.compiled_source(loss)
     assert source.count('= fused_mul_add_tanh_backward(') >= 2
     assert 'F(1.0001)' in source        # the number constants, as literals
+
+
+def test_data_inside_a_kernel_is_not_kept():
+    x = Value(np.linspace(-1, 1, 6))
+    inner = (x * 2.0).relu()
+    loss = (inner + 1.0).sum()
+    mg.compile(loss, fuse=True)
+    loss.forward()
+    loss.forward()
+    np.testing.assert_allclose(loss.data, np.sum(np.maximum(2 * x.data, 0) + 1))
+    with pytest.raises(ValueError, match="'relu' node is not kept: it lives "
+                                         'inside a fused kernel'):
+        inner.data + 1
