@@ -774,7 +774,8 @@ class FusedPlan(Plan):
 
     def source(self) -> str:
         return '\n\n'.join(filter(None, [
-            super().source(), *self.kernel_source.values()]))
+            super().source(), getattr(self, 'forward_source', ''),
+            *self.kernel_source.values()]))
 
     def _values(self, feeds=None):
         """Every node's data, computed by the rules from the leaves (named
@@ -815,6 +816,8 @@ class FusedPlan(Plan):
             source = self._fused_forward_source(values, in_locals=False)
             code = self._define(source)['forward']
             self.forward_for_shapes[sig] = code
+            self.forward_source = (f'# fused forward for leaf shapes {sig}\n'
+                                   + source[0])
         code()                  # compiles the kernels: the first step's cost
         return False
 
