@@ -56,7 +56,8 @@ def fused_and_compiled(row, case):
         for _ in range(2):
             out.forward()
             out.backward(upstream)
-        results.append((np.array(out.data), [np.array(v.grad) for v in leaves]))
+        results.append((np.array(out.data),
+                        [np.array(v.grad) for v in leaves]))
     return results
 
 
@@ -197,7 +198,8 @@ def test_data_inside_a_kernel_is_not_kept():
     mg.compile(loss, fuse=True)
     loss.forward()
     loss.forward()
-    np.testing.assert_allclose(loss.data, np.sum(np.maximum(2 * x.data, 0) + 1))
+    np.testing.assert_allclose(loss.data,
+                               np.sum(np.maximum(2 * x.data, 0) + 1))
     with pytest.raises(ValueError, match="'relu' node is not kept: it lives "
                                          'inside a fused kernel'):
         inner.data + 1
