@@ -4,11 +4,13 @@
     python benchmarks/run.py --rows 400000   # a smaller W1
     python benchmarks/run.py --quick         # tiny sizes, one run (CI)
     python benchmarks/run.py --scaling       # W1 at 100k, 400k, 1.5M rows
+    python benchmarks/run.py --only w1 --frameworks micrograd_fused tensorflow
 
 Each (workload, framework) runs in its own process; the runs are alternated
 between frameworks and repeated, and the table shows medians. Frameworks:
 micrograd, hand-written NumPy (always); PyTorch (eager), JAX (jit) and
-TensorFlow (tf.function) where installed.
+TensorFlow (tf.function) where installed; micrograd_fused (compile or
+chunked with fuse=True) where Numba is installed.
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ def frameworks(workload):
         names.insert(2, 'micrograd_rebuild')
     if workload == 'w1':
         names.insert(1, 'micrograd_whole')
+    if importlib.util.find_spec('numba'):
+        names.insert(1, 'micrograd_fused')
     for peer in ('torch', 'jax', 'tensorflow'):
         if importlib.util.find_spec(peer):
             names.append(peer)
@@ -50,8 +54,9 @@ def run_one(workload, framework, rows, steps):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(workload, rows, steps, repeats):
-    results = {f: [] for f in frameworks(workload)}
+def measure(workload, rows, steps, repeats, only=None):
+    results = {f: [] for f in frameworks(workload)
+               if not only or f in only or f == 'micrograd'}
     for _ in range(repeats):                 # alternate the frameworks
         for f in results:
             results[f].append(run_one(workload, f, rows, steps))
@@ -89,6 +94,8 @@ def main(argv=None):
     p.add_argument('--quick', action='store_true')
     p.add_argument('--scaling', action='store_true')
     p.add_argument('--only', choices=['w1', 'w2', 'w3'], action='append')
+    p.add_argument('--frameworks', nargs='+', metavar='NAME',
+                   help='only these (and micrograd, the baseline)')
     args = p.parse_args(argv)
     if args.quick:
         args.rows, args.steps, args.repeats = 20_000, 2, 1
@@ -102,7 +109,7 @@ def main(argv=None):
         for rows in ((20_000, 40_000) if args.quick else
                      (100_000, 400_000, 1_500_000)):
             text, agree = table('w1', measure('w1', rows, args.steps,
-                                              repeats['w1']),
+                                              repeats['w1'], args.frameworks),
                                 f'W1 quantile regression, {rows:,} rows')
             print(text)
             all_agree &= agree
@@ -112,7 +119,8 @@ def main(argv=None):
                  'w3': 'W3 chain of 500 x (y * 1.0001 + 0.0001).tanh()'}
         for w in args.only or ['w1', 'w2', 'w3']:
             text, agree = table(w, measure(w, args.rows, args.steps * (
-                1 if w == 'w1' else 100), repeats[w]), names[w])
+                1 if w == 'w1' else 100), repeats[w], args.frameworks),
+                names[w])
             print(text)
             all_agree &= agree
     return 0 if all_agree else 1

@@ -74,7 +74,8 @@ def adam_numpy(params, grads, state, lr=0.01, b1=0.9, b2=0.999, eps=1e-8):
         p -= lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
 
 
-def w1_micrograd(X, y, steps, chunk=int(os.environ.get('CHUNK', -1))):
+def w1_micrograd(X, y, steps, chunk=int(os.environ.get('CHUNK', -1)),
+                 fuse=False):
     import micrograd
     from micrograd import Value, losses
     from micrograd.optim import Adam
@@ -84,12 +85,13 @@ def w1_micrograd(X, y, steps, chunk=int(os.environ.get('CHUNK', -1))):
     loss = losses.pinball((x @ W1 + b1).relu() @ W2 + b2, t, QUANTILES)
     opt = Adam(wrt=[W1, b1, W2, b2], learning_rate=0.01)
     if chunk:
-        micrograd.chunked(loss, rows=None if chunk < 0 else chunk, workers=2)
+        micrograd.chunked(loss, rows=None if chunk < 0 else chunk, workers=2,
+                          fuse=fuse)
         # malloc keeps the chunks' memory: for the life of this process
         w1_micrograd.memory = micrograd.keep_freed_memory()
         w1_micrograd.memory.__enter__()
     else:
-        micrograd.compile(loss)
+        micrograd.compile(loss, fuse=fuse)
 
     def step():
         loss.forward(x=X, y=y)
@@ -102,6 +104,10 @@ def w1_micrograd(X, y, steps, chunk=int(os.environ.get('CHUNK', -1))):
 
 def w1_micrograd_whole(X, y, steps):
     return w1_micrograd(X, y, steps, chunk=0)
+
+
+def w1_micrograd_fused(X, y, steps):
+    return w1_micrograd(X, y, steps, fuse=True)
 
 
 def w1_numpy(X, y, steps):
@@ -245,7 +251,7 @@ def w2_params():
         np.zeros(sizes[i + 1]))]
 
 
-def w2_micrograd(steps, compiled=True):
+def w2_micrograd(steps, compiled=True, fuse=False):
     import micrograd
     from micrograd import Value, losses
     from micrograd.optim import SGD
@@ -258,7 +264,7 @@ def w2_micrograd(steps, compiled=True):
     loss = losses.hinge(h, y) + 1e-4 * sum((p * p).sum() for p in ps[::2])
     opt = SGD(wrt=ps, learning_rate=0.5)
     if compiled:
-        micrograd.compile(loss)
+        micrograd.compile(loss, fuse=fuse)
 
     def step():
         loss.forward()
@@ -267,6 +273,10 @@ def w2_micrograd(steps, compiled=True):
         return float(loss.data)
     step.loss, step.feeds = loss, {}
     return step
+
+
+def w2_micrograd_fused(steps):
+    return w2_micrograd(steps, fuse=True)
 
 
 def w2_micrograd_interpreted(steps):
@@ -373,7 +383,7 @@ def w2_tensorflow(steps):
 W3_OPS = 500 * 3 + 1        # mul, add, tanh per round, then sum
 
 
-def w3_micrograd(steps, rebuild=False, compiled=True):
+def w3_micrograd(steps, rebuild=False, compiled=True, fuse=False):
     import micrograd
     from micrograd import Value
     x = Value(np.linspace(-1, 1, 16))
@@ -385,7 +395,7 @@ def w3_micrograd(steps, rebuild=False, compiled=True):
         return y.sum()
     loss = build()
     if compiled and not rebuild:
-        micrograd.compile(loss)
+        micrograd.compile(loss, fuse=fuse)
 
     def step():
         nonlocal loss
@@ -397,6 +407,10 @@ def w3_micrograd(steps, rebuild=False, compiled=True):
         return float(loss.data)
     step.loss, step.feeds = loss, {}
     return step
+
+
+def w3_micrograd_fused(steps):
+    return w3_micrograd(steps, fuse=True)
 
 
 def w3_micrograd_rebuild(steps):

@@ -135,7 +135,7 @@ class ChunkedPlan(Executor):
     restored; None: left alone)."""
 
     def __init__(self, root: Value, rows: int, workers: int, previous=None,
-                 blas_threads: int | None = 1):
+                 blas_threads: int | None = 1, fuse: bool = False):
         if rows is not None and (not isinstance(rows, int) or rows < 1) or \
                 not isinstance(workers, int) or workers < 1:
             raise ValueError('chunked: rows (or None) and workers must be '
@@ -152,7 +152,10 @@ class ChunkedPlan(Executor):
             rows = min(65536, max(256, CACHE_BYTES // max(width, 1)))
         self.root, self.rows, self.workers = root, rows, workers
         self.blas_threads = blas_threads
-        self.plan = Plan(root)
+        self.fuse = fuse
+        if fuse:
+            from .fuse import FusedPlan
+        self.plan = FusedPlan(root) if fuse else Plan(root)
         self.epoch, self.topo = self.plan.epoch, self.plan.topo
         self.named = [n for n in self.topo if n.op is None and n.name]
         self.inner = [(n, NotKept(n)) for n in self.topo
@@ -277,7 +280,7 @@ class ChunkedPlan(Executor):
     def rebuild(self) -> ChunkedPlan:
         """A new plan for the same root (a leaf's requires_grad changed)."""
         return ChunkedPlan(self.root, self.rows, self.workers, self,
-                           self.blas_threads)
+                           self.blas_threads, self.fuse)
 
     def source(self) -> str:
         return self.plan.source()
@@ -396,7 +399,7 @@ def _mallopt():
 
 
 def chunked(root: Value, rows: int | None = None, workers: int = 2, *,
-            blas_threads: int | None = 1) -> Value:
+            blas_threads: int | None = 1, fuse: bool = False) -> Value:
     """Make `root.forward(**feeds)` compute the loss (and, when a backward
     is expected, its gradients) `rows` rows at a time on `workers` threads;
     returns root. rows=None sizes the chunks so that the widest temporary
@@ -404,8 +407,10 @@ def chunked(root: Value, rows: int | None = None, workers: int = 2, *,
     in cache. While a step's chunks run on several workers, BLAS libraries
     are held to `blas_threads` threads (threadpoolctl; restored after each
     step; None leaves them alone). Nothing else of the process is changed:
-    see `keep_freed_memory` to let malloc keep the chunks' memory."""
+    see `keep_freed_memory` to let malloc keep the chunks' memory.
+    `fuse`: each chunk runs fused kernels, as compile(root, fuse=True)."""
     previous = root.executor if isinstance(root.executor, ChunkedPlan) \
         else None
-    root.executor = ChunkedPlan(root, rows, workers, previous, blas_threads)
+    root.executor = ChunkedPlan(root, rows, workers, previous, blas_threads,
+                                fuse)
     return root

@@ -262,20 +262,25 @@ class Plan(Executor):
                   xp.zeros(values[i].shape, dtype=values[i].dtype)
                   for i, reached in self.backward_steps.leaves]
         with self._lock:
-            if in_locals:
-                sources = self._step_source(shapes)
-                self.step_for_shapes[sig] = self._define(sources)['step']
-            else:
-                sources = self._backward_source(shapes)
-                self.backward_for_shapes[sig] = \
-                    self._define(sources)['backward']
-            self.specialised_source = (
-                f'# specialised for leaf shapes {sig}\n' + '\n\n'.join(sources))
+            self._specialise(values, shapes, sig, in_locals)
         if in_locals:
             return values[last], tuple(result)
         for leaf, g in zip(self.leaves, result):
             leaf.grad = g
         topo[last].grad = seed
+
+    def _specialise(self, values, shapes, sig, in_locals):
+        """Write and keep the code for these leaf shapes (`shapes`: those
+        fit() noted on each edge; `values`: every node's data): a step if
+        `in_locals`, else a backward."""
+        if in_locals:
+            sources = self._step_source(shapes)
+            self.step_for_shapes[sig] = self._define(sources)['step']
+        else:
+            sources = self._backward_source(shapes)
+            self.backward_for_shapes[sig] = self._define(sources)['backward']
+        self.specialised_source = (
+            f'# specialised for leaf shapes {sig}\n' + '\n\n'.join(sources))
 
     # ---- rendering the schedules as source -------------------------------
     def _call(self, rule, node, args):
@@ -646,10 +651,16 @@ def _broadcast(a: tuple, b: tuple) -> tuple:
     return tuple(m if n == 1 else n for n, m in zip(a, b))
 
 
-def compile(root: Value) -> Value:  # noqa: A001  (micrograd.compile)
+def compile(root: Value, fuse: bool = False) -> Value:  # noqa: A001
     """Make `root.forward` and `root.backward` run generated straight-line
-    code; returns root. The graph must not change afterwards."""
-    root.executor = Plan(root)
+    code; returns root. The graph must not change afterwards. `fuse`:
+    groups of elementwise ops run as fused Numba kernels (see fuse.py;
+    needs the `jit` extra)."""
+    if fuse:
+        from .fuse import FusedPlan
+        root.executor = FusedPlan(root)
+    else:
+        root.executor = Plan(root)
     return root
 
 

@@ -1,0 +1,999 @@
+"""Fused kernels for compiled graphs (Numba, an optional extra).
+
+    loss = micrograd.compile(loss, fuse=True)
+    print(micrograd.compiled_source(loss))     # the plan, then the kernels
+
+NumPy cannot fuse: `relu(x @ W + b)` is a pass over memory for the add and
+another for the relu, and their gradients two more. On a compiled graph
+whose shapes are known, each maximal group of connected elementwise nodes
+of one shape (the op record's kind says `elementwise`), with the sums and
+means that end it, becomes one generated loop that makes one pass over
+memory: a kernel for the forward, and one for the backward that recomputes
+the group's values from its inputs and writes the gradients of the
+group's inputs, summing a broadcast row (a bias) over the rows as it goes.
+Matrix products and every other op stay calls of their rules.
+
+The kernels are written from the rules themselves: a rule runs once on
+`KernelNamespace`, whose arrays are the scalars of one element (`Term`s that
+write the line of code each operation stands for). A rule that does what
+one element cannot (an `if` on a value, an index, a function missing here)
+is not fused: its node stays a call. A user op with an elementwise rule
+fuses like a built-in.
+
+Each kernel is written to a file in the cache directory (named after its
+source's hash) and compiled by Numba with `cache=True`, so a second run of
+the same program loads it from disk instead of compiling it again.
+"""
+from __future__ import annotations
+
+import hashlib
+import heapq
+import importlib.util
+import math
+import os
+import sys
+import tempfile
+import threading
+
+from .chunked import NotKept
+from .compile import Plan, Fit, Accumulate, _render_fit
+
+JIT_HINT = ('compile(fuse=True) needs Numba; install it with '
+            'pip install "micrograd[jit]"')
+
+
+def _numba():
+    """The numba module, or one ImportError saying how to install it."""
+    try:
+        import numba
+    except ImportError:
+        raise ImportError(JIT_HINT) from None
+    return numba
+
+
+class NotFusable(Exception):
+    """A rule does something one element cannot express."""
+
+
+# ---- the rules run on one element ------------------------------------------
+
+class Trace:
+    """The lines a traced rule writes, one per operation (`u<k> = ...`)."""
+
+    def __init__(self, dtype=None):
+        self.lines, self.count, self.dtype = [], 0, dtype
+
+    def let(self, text: str, boolean=False) -> Term:
+        name = f'u{self.count}'
+        self.count += 1
+        self.lines.append(f'{name} = {text}')
+        return Term(self, name, boolean)
+
+
+def _literal(x) -> str:
+    """A number as kernel source of the kernel's float type F."""
+    if isinstance(x, (bool,)) or type(x).__name__ == 'bool_':
+        return 'True' if x else 'False'
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        raise NotFusable(f'{type(x).__name__} in a rule') from None
+    if math.isnan(value):
+        return 'F(np.nan)'
+    if math.isinf(value):
+        return 'F(np.inf)' if value > 0 else 'F(-np.inf)'
+    return f'F({value!r})'
+
+
+def _num(x) -> str:
+    """x as a float operand (a boolean Term becomes F(b))."""
+    if isinstance(x, Term):
+        return f'F({x.text})' if x.boolean else x.text
+    if isinstance(x, Reduced):
+        raise NotFusable('arithmetic on a reduction')
+    return _literal(x)
+
+
+def _trace_of(*xs) -> Trace:
+    for x in xs:
+        if isinstance(x, Term):
+            return x.trace
+    raise NotFusable('no element in an operation')
+
+
+def _binary(symbol):
+    def op(self, other):
+        return self.trace.let(f'{_num(self)} {symbol} {_num(other)}')
+
+    def rop(self, other):
+        return self.trace.let(f'{_num(other)} {symbol} {_num(self)}')
+    return op, rop
+
+
+def _compare(symbol):
+    def op(self, other):
+        return self.trace.let(f'{_num(self)} {symbol} {_num(other)}', True)
+    return op
+
+
+class Term:
+    """One element of an array inside a kernel: a local variable's name.
+    Operators write a line and return the Term of its result; `shape`,
+    `ndim` and `dtype` are those of the array it stands for."""
+    __array_ufunc__ = None          # NumPy scalars defer to the operators
+    shape, ndim, dtype = (), 0, None
+
+    def __init__(self, trace: Trace, text: str, boolean=False):
+        self.trace, self.text, self.boolean = trace, text, boolean
+        self.dtype = trace.dtype
+
+    __add__, __radd__ = _binary('+')
+    __sub__, __rsub__ = _binary('-')
+    __mul__, __rmul__ = _binary('*')
+    __truediv__, __rtruediv__ = _binary('/')
+    __pow__, __rpow__ = _binary('**')
+    __lt__, __le__ = _compare('<'), _compare('<=')
+    __gt__, __ge__ = _compare('>'), _compare('>=')
+    __eq__, __ne__ = _compare('=='), _compare('!=')
+    __hash__ = object.__hash__
+
+    def __neg__(self):
+        return self.trace.let(f'-{_num(self)}')
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.trace.let(f'np.abs({_num(self)})')
+
+    def __and__(self, other):
+        return self.trace.let(f'{_bool(self)} and {_bool(other)}', True)
+
+    def __or__(self, other):
+        return self.trace.let(f'{_bool(self)} or {_bool(other)}', True)
+
+    def __invert__(self):
+        return self.trace.let(f'not {_bool(self)}', True)
+
+    def __bool__(self):
+        raise NotFusable('a branch on a value')
+
+    def __iter__(self):
+        raise NotFusable('iterating over an element')
+
+
+def _bool(x) -> str:
+    if isinstance(x, Term):
+        return x.text if x.boolean else f'{x.text} != 0'
+    return 'True' if x else 'False'
+
+
+class Reduced:
+    """What xp.sum / xp.mean of a Term returns: a reduction that ends a
+    group (the kernel adds the element up; nothing else may use it)."""
+
+    def __init__(self, how: str, term: Term, axis, keepdims):
+        self.how, self.term, self.axis = how, term, axis
+        self.keepdims = keepdims
+
+
+def _unary(function, boolean=False):
+    def call(self, x):
+        if not isinstance(x, Term):
+            raise NotFusable('a function of constants')
+        return x.trace.let(f'np.{function}({_num(x)})', boolean)
+    call.__name__ = function
+    return call
+
+
+def _binary_function(function):
+    def call(self, x, y):
+        return _trace_of(x, y).let(f'np.{function}({_num(x)}, {_num(y)})')
+    call.__name__ = function
+    return call
+
+
+class KernelNamespace:
+    """The array namespace the rules see while a kernel is written: its
+    functions take and return Terms (one element), so that running a
+    rule writes its code. A name that is missing means "not fusable"."""
+    import numpy as _np
+    float32, float64, bool = _np.float32, _np.float64, _np.bool_
+    nan, inf, pi, e = _np.nan, _np.inf, _np.pi, _np.e
+    is_lazy = False
+    del _np
+
+    for _name in ('exp', 'log', 'log1p', 'expm1', 'sqrt', 'tanh', 'sin',
+                  'cos', 'tan', 'sinh', 'cosh', 'log2', 'log10', 'floor',
+                  'ceil', 'trunc', 'sign', 'abs', 'square', 'negative',
+                  'arcsin', 'arccos', 'arctan', 'arcsinh', 'arccosh',
+                  'arctanh', 'exp2', 'reciprocal'):
+        locals()[_name] = _unary(_name)
+    for _name, _as in (('asin', 'arcsin'), ('acos', 'arccos'),
+                       ('atan', 'arctan'), ('asinh', 'arcsinh'),
+                       ('acosh', 'arccosh'), ('atanh', 'arctanh')):
+        locals()[_name] = _unary(_as)
+    for _name in ('isnan', 'isinf', 'isfinite'):
+        locals()[_name] = _unary(_name, boolean=True)
+    for _name in ('maximum', 'minimum', 'hypot', 'arctan2', 'logaddexp',
+                  'copysign', 'remainder', 'fmod', 'power'):
+        locals()[_name] = _binary_function(_name)
+    atan2, pow = locals()['arctan2'], locals()['power']
+    del _name, _as
+
+    def where(self, condition, x, y):
+        trace = _trace_of(condition, x, y)
+        return trace.let(f'{_num(x)} if {_bool(condition)} else {_num(y)}')
+
+    def clip(self, x, lo=None, hi=None):
+        if lo is not None:
+            x = self.maximum(x, lo)
+        return x if hi is None else self.minimum(x, hi)
+
+    def logical_not(self, x):
+        return _trace_of(x).let(f'not {_bool(x)}', True)
+
+    def logical_and(self, x, y):
+        return _trace_of(x, y).let(f'{_bool(x)} and {_bool(y)}', True)
+
+    def logical_or(self, x, y):
+        return _trace_of(x, y).let(f'{_bool(x)} or {_bool(y)}', True)
+
+    def astype(self, x, dtype, copy=True):
+        if not isinstance(x, Term):
+            raise NotFusable('astype of a constant')
+        if getattr(dtype, 'kind', None) == 'b' or dtype is bool:
+            return x.trace.let(_bool(x), True)
+        if x.trace.dtype is None or str(self._np_dtype(dtype)) != \
+                x.trace.dtype:
+            raise NotFusable(f'astype to {dtype}')
+        return x.trace.let(_num(x))
+
+    @staticmethod
+    def _np_dtype(dtype):
+        import numpy
+        return numpy.dtype(dtype)
+
+    def reshape(self, x, shape, copy=None):
+        return x
+
+    def broadcast_to(self, x, shape):
+        return x
+
+    def expand_dims(self, x, axis=0):
+        return x
+
+    def asarray(self, x, dtype=None, copy=None):
+        if isinstance(x, Term):
+            return x
+        raise NotFusable('an array constant')
+
+    def zeros_like(self, x, dtype=None):
+        return _trace_of(x).let('F(0.0)')
+
+    def ones_like(self, x, dtype=None):
+        return _trace_of(x).let('F(1.0)')
+
+    def sum(self, x, axis=None, keepdims=False, dtype=None):
+        return Reduced('sum', x, axis, keepdims)
+
+    def mean(self, x, axis=None, keepdims=False):
+        return Reduced('mean', x, axis, keepdims)
+
+
+XP = KernelNamespace()
+
+
+# ---- groups: which nodes fuse ----------------------------------------------
+
+class Group:
+    """Nodes fused into one kernel: `members` (graph order), of which
+    `sinks` are reductions ending it; `shape`: the loop's shape (that of
+    every elementwise member); `inputs`: the nodes outside it that it
+    reads; `outputs`: the members used outside it (or the root)."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+        self.members, self.sinks, self.inputs, self.outputs = [], set(), [], []
+        self.baked = {}         # number constants read: their literals
+
+
+def _float_dtype(array):
+    dtype = getattr(array, 'dtype', None)
+    return str(dtype) if str(dtype) in ('float32', 'float64') else None
+
+
+def _traces(node, trace_backward, dtype, shapes) -> bool:
+    """Whether the node's rules can be written for one element (`shapes`:
+    the node's, then its parents')."""
+    trace = Trace(dtype)
+
+    def term(name, shape):
+        t = Term(trace, name)
+        t.shape, t.ndim = shape, len(shape)
+        return t
+    try:
+        ins = [term(f'x{k}', s) for k, s in enumerate(shapes[1:])]
+        out = node.op.forward(XP, *ins, **node.meta)
+        if node.op.kind == 'reduce':
+            if not (isinstance(out, Reduced) and out.term is ins[0]):
+                return False
+            out = term('o', shapes[0])
+        elif not isinstance(out, Term) or out.boolean:
+            return False
+        else:
+            out = term('o', shapes[0])
+        if trace_backward:
+            need = tuple(p.requires_grad for p in node.parents)
+            grads = node.op.backward(XP, term('g', shapes[0]), out, *ins,
+                                     need=need, **node.meta)
+            if len(grads) != len(ins):
+                return False
+            for flag, grad in zip(need, grads):
+                if flag and not (isinstance(grad, Term) and not grad.boolean
+                                 or isinstance(grad, (int, float))):
+                    return False
+    except Exception:           # noqa: BLE001  any failure: stays a call
+        return False
+    return True
+
+
+# Members a group holds at most: Numba's compile time grows faster than
+# the function's length (a 1,500-op chain in one kernel takes minutes).
+MAX_MEMBERS = 48
+
+
+def number_constant(node, value) -> bool:
+    """A 0-d constant made from a Python number by an operator (`y * 2.0`):
+    written into the kernel as a literal, not passed in."""
+    return (node.op is None and node.name is None and not node.requires_grad
+            and getattr(node, '_version', 0) == -1 and
+            getattr(value, 'shape', None) == () and
+            _float_dtype(value) is not None)
+
+
+def partition(topo, index, values) -> list:
+    """The groups of the graph for these node values (shapes, dtypes)."""
+    group_of, groups = {}, []
+
+    def depends_on(j, group) -> bool:
+        """Whether node j (outside `group`) depends on a member of it."""
+        low = group.members[0]
+        stack, seen = [j], set()
+        while stack:
+            k = stack.pop()
+            for p in topo[k].parents:
+                q = index[id(p)]
+                if q < low or q in seen:
+                    continue
+                if group_of.get(q) is group:
+                    return True
+                seen.add(q)
+                stack.append(q)
+        return False
+
+    for i, node in enumerate(topo):
+        op = node.op
+        if op is None or op.kind not in ('elementwise', 'reduce'):
+            continue
+        dtype = _float_dtype(values[i])
+        parents = [index[id(p)] for p in node.parents]
+        if dtype is None or any(_float_dtype(values[j]) != dtype
+                                for j in parents):
+            continue
+        shape = tuple(values[i].shape)
+        shapes = [shape, *[tuple(values[j].shape) for j in parents]]
+        if op.kind == 'reduce':
+            if len(parents) != 1:
+                continue
+            group = group_of.get(parents[0])
+            if (group is None or parents[0] in group.sinks or
+                    len(group.members) >= MAX_MEMBERS or
+                    tuple(values[parents[0]].shape) != group.shape or
+                    not _traces(node, node.requires_grad, dtype, shapes)):
+                continue
+            group.members.append(i)
+            group.sinks.add(i)
+            group_of[i] = group
+            continue
+        if any(len(values[j].shape) > len(shape) for j in parents) or \
+                not _traces(node, node.requires_grad, dtype, shapes):
+            continue
+        chosen = None
+        for j in parents:
+            group = group_of.get(j)
+            if (group is not None and j not in group.sinks and
+                    group.shape == shape and group.dtype == dtype and
+                    len(group.members) < MAX_MEMBERS and
+                    not any(group_of.get(k) is not group and
+                            depends_on(k, group) for k in parents)):
+                chosen = group
+                break
+        if chosen is None:
+            chosen = Group(shape, dtype)
+            groups.append(chosen)
+        chosen.members.append(i)
+        group_of[i] = chosen
+    last = len(topo) - 1
+    for group in groups:
+        members = set(group.members)
+        for i in group.members:
+            for p in topo[i].parents:
+                j = index[id(p)]
+                if j in members or j in group.inputs or j in group.baked:
+                    continue
+                if number_constant(p, values[j]):
+                    group.baked[j] = _literal(values[j][()])
+                else:
+                    group.inputs.append(j)
+    consumers = {}
+    for i, node in enumerate(topo):
+        for p in node.parents:
+            consumers.setdefault(index[id(p)], []).append(i)
+    for group in groups:
+        group.outputs = [i for i in group.members if i == last or any(
+            group_of.get(c) is not group for c in consumers.get(i, ()))]
+    return groups, group_of
+
+
+def units(topo, index, group_of) -> list:
+    """The forward's order of work: op nodes and groups (a group runs once
+    all of its inputs are ready), near the graph's own order."""
+    unit_of, deps = {}, {}
+    for i, node in enumerate(topo):
+        if node.op is None:
+            continue
+        unit = group_of.get(i, i)
+        key = id(unit) if not isinstance(unit, int) else i
+        unit_of[i] = key
+        deps.setdefault(key, [unit, i, set()])
+    for i, node in enumerate(topo):
+        if node.op is None:
+            continue
+        for p in node.parents:
+            j = index[id(p)]
+            if j in unit_of and unit_of[j] != unit_of[i]:
+                deps[unit_of[i]][2].add(unit_of[j])
+    waiting = {k: len(d[2]) for k, d in deps.items()}
+    users = {}
+    for k, d in deps.items():
+        for j in d[2]:
+            users.setdefault(j, []).append(k)
+    ready = [(d[1], k) for k, d in deps.items() if not waiting[k]]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, k = heapq.heappop(ready)
+        order.append(deps[k][0])
+        for u in users.get(k, ()):
+            waiting[u] -= 1
+            if not waiting[u]:
+                heapq.heappush(ready, (deps[u][1], u))
+    return order
+
+
+# ---- kernels ---------------------------------------------------------------
+
+def _index(shape, loop) -> str:
+    """The element of an array of `shape` (broadcast against the loop's
+    shape) that loop index i0, i1, ... reads."""
+    off = len(loop) - len(shape)
+    parts = ['0' if n == 1 else f'i{off + d}' for d, n in enumerate(shape)]
+    return f'[{", ".join(parts)}]' if parts else '[()]'
+
+
+def _dims(shape, loop) -> str:
+    """The shape of such an array, in the loop's sizes n0, n1, ..."""
+    off = len(loop) - len(shape)
+    parts = ['1' if n == 1 else f'n{off + d}' for d, n in enumerate(shape)]
+    return f'({", ".join(parts)}{"," if len(parts) == 1 else ""})'
+
+
+def _reduced(node, loop):
+    """(index, shape) of a reduction's output in the loop's terms."""
+    axis, keep = node.meta['axis'], node.meta['keepdims']
+    index = [('0' if a in axis else f'i{a}') for a in range(len(loop))
+             if keep or a not in axis]
+    shape = [('1' if a in axis else f'n{a}') for a in range(len(loop))
+             if keep or a not in axis]
+    count = ' * '.join(f'n{a}' for a in axis) or '1'
+    return (f'[{", ".join(index)}]' if index else '[()]',
+            f'({", ".join(shape)}{"," if len(shape) == 1 else ""})', count)
+
+
+def _name(topo, group) -> str:
+    names = []
+    for i in group.members:
+        name = ''.join(c if c.isalnum() else '_' for c in topo[i].op.name)
+        if name not in names:
+            names.append(name)
+    return 'fused_' + '_'.join(names)[:60]
+
+
+class KernelWriter:
+    """The source of one group's forward or backward kernel."""
+
+    def __init__(self, topo, index, values, group):
+        self.topo, self.index, self.group = topo, index, group
+        self.values = values
+        self.loop = group.shape
+        self.trace = Trace(group.dtype)
+        self.params = [f'n{a}' for a in range(len(self.loop))]
+        self.head, self.body, self.tail = [], [], []
+        self.terms = {}
+
+    def load(self, j, prefix='a'):
+        """Term of external node j's element (a parameter a<k>)."""
+        name = f'{prefix}{len(self.params)}'
+        self.params.append(name)
+        shape = tuple(self.values[j].shape)
+        term = self.trace.let(f'{name}{_index(shape, self.loop)}')
+        term.shape, term.ndim = shape, len(shape)
+        term.dtype = self.values[j].dtype
+        return term
+
+    def node_term(self, i, result) -> Term:
+        term = self.trace.let(_num(result))
+        value = self.values[i]
+        term.shape, term.ndim, term.dtype = (tuple(value.shape),
+                                             len(value.shape), value.dtype)
+        return term
+
+    def forward_terms(self, with_sinks):
+        """Load the inputs and write every member's forward (sinks: their
+        Reduced, unless not `with_sinks`)."""
+        for j in self.group.inputs:
+            self.terms[j] = self.load(j)
+        for j, literal in self.group.baked.items():
+            self.terms[j] = self.trace.let(literal)
+        for i in self.group.members:
+            node = self.topo[i]
+            args = [self.terms[self.index[id(p)]] for p in node.parents]
+            out = node.op.forward(XP, *args, **node.meta)
+            if i in self.group.sinks:
+                self.terms[i] = out
+            else:
+                self.terms[i] = self.node_term(i, out)
+
+    def finish(self, out, total, count):
+        """After the loop: `out` = the float64 `total` / count, in F."""
+        self.tail += [f'{out} = np.empty({total}.shape, F)',
+                      f'{out}_, {total}_ = {out}.reshape({out}.size), '
+                      f'{total}.reshape({total}.size)',
+                      f'for q in range({total}.size):',
+                      f'    {out}_[q] = F({total}_[q] / ({count}))']
+
+    def source(self, name, outputs) -> str:
+        loop = self.loop
+        lines = [f'@numba.njit(cache=True, nogil=True, error_model="numpy")',
+                 f'def {name}({", ".join(self.params)}):', *self.head]
+        depth = 1
+        for a in range(len(loop)):
+            lines.append('    ' * depth + f'for i{a} in range(n{a}):')
+            depth += 1
+        lines += ['    ' * depth + line for line in self.trace.lines]
+        lines += ['    ' * depth + line for line in self.body]
+        lines += ['    ' + line for line in self.tail]
+        lines.append(f'    return ({"".join(o + ", " for o in outputs)})')
+        return '\n'.join(lines)
+
+
+def forward_kernel(topo, index, values, group, name):
+    """Source of the group's forward: returns its outputs' arrays."""
+    w = KernelWriter(topo, index, values, group)
+    w.forward_terms(True)
+    outs = []
+    for k, i in enumerate(group.outputs):
+        o = f'o{k}'
+        if i in group.sinks:
+            red = w.terms[i]
+            at, shape, count = _reduced(topo[i], w.loop)
+            w.head.append(f'    r{k} = np.zeros({shape}, np.float64)')
+            w.body.append(f'r{k}{at} += {_num(red.term)}')
+            w.finish(o, f'r{k}', count if red.how == 'mean' else '1')
+        else:
+            w.head.append(f'    {o} = np.empty({_dims(w.loop, w.loop)}, F)')
+            w.body.append(f'{o}{_index(w.loop, w.loop)} = '
+                          f'{w.terms[i].text}')
+        outs.append(o)
+    return w.source(name + '_forward', outs)
+
+
+def backward_kernel(topo, index, values, group, name, reached):
+    """Source of the group's backward, given the outputs whose gradient
+    arrives from outside (`reached`, in this order): returns the gradients
+    of the inputs that need one, and their node indices."""
+    w = KernelWriter(topo, index, values, group)
+    w.forward_terms(False)
+    grads = {}                  # member -> its gradient's Terms so far
+    for i in reached:
+        node = topo[i]
+        if i in group.sinks:
+            at, _, _ = _reduced(node, w.loop)
+            g = f'g{len(w.params)}'
+            w.params.append(g)
+            grads[i] = [w.trace.let(f'{g}{at}')]
+            o = f's{len(w.params)}'
+            w.params.append(o)
+            w.terms[i] = w.node_term(i, w.trace.let(f'{o}{at}'))
+        else:
+            grads[i] = [w.load(i, 'g')]
+    contributions = {}
+    members = set(group.members)
+    for i in reversed(group.members):
+        node = topo[i]
+        if not grads.get(i) or not node.requires_grad:
+            continue
+        g = grads[i][0]
+        for more in grads[i][1:]:
+            g = g + more
+        g = w.node_term(i, g)
+        parents = [index[id(p)] for p in node.parents]
+        need = tuple(p.requires_grad for p in node.parents)
+        results = node.op.backward(XP, g, w.terms[i],
+                                   *[w.terms[j] for j in parents],
+                                   need=need, **node.meta)
+        for j, flag, t in zip(parents, need, results):
+            if not flag or t is None:
+                continue
+            if not isinstance(t, Term):
+                t = w.trace.let(_num(t))
+            (grads if j in members else contributions).setdefault(
+                j, []).append(t)
+    outs, parents = [], []
+    for j in group.inputs:
+        if j not in contributions:
+            continue
+        total = contributions[j][0]
+        for more in contributions[j][1:]:
+            total = total + more
+        shape = tuple(values[j].shape)
+        o, r = f'b{len(outs)}', f'r{len(outs)}'
+        if shape == w.loop:
+            w.head.append(f'    {o} = np.empty({_dims(shape, w.loop)}, F)')
+            w.body.append(f'{o}{_index(shape, w.loop)} = {_num(total)}')
+        else:
+            w.head.append(f'    {r} = np.zeros({_dims(shape, w.loop)}, '
+                          'np.float64)')
+            w.body.append(f'{r}{_index(shape, w.loop)} += {_num(total)}')
+            w.finish(o, r, '1')
+        outs.append(o)
+        parents.append(j)
+    return w.source(name + '_backward', outs), parents
+
+
+MODULE_HEAD = '''\
+# micrograd fused kernels (generated)
+import numba
+import numpy as np
+
+F = np.{dtype}
+
+
+
+'''
+
+_modules, _modules_lock = {}, threading.Lock()
+
+
+def cache_dir() -> str:
+    """Where kernels' sources (and Numba's compiled code beside them) are
+    kept: $MICROGRAD_CACHE, else ~/.cache/micrograd/fused (or a temporary
+    directory if that cannot be written)."""
+    path = os.environ.get('MICROGRAD_CACHE') or os.path.join(
+        os.environ.get('XDG_CACHE_HOME') or
+        os.path.join(os.path.expanduser('~'), '.cache'), 'micrograd', 'fused')
+    try:
+        os.makedirs(path, exist_ok=True)
+        if os.access(path, os.W_OK):
+            return path
+    except OSError:
+        pass
+    path = os.path.join(tempfile.gettempdir(), 'micrograd-fused')
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def load_kernel(source: str, name: str, dtype: str):
+    """The kernel `name` of `source`, from a module file named after the
+    source's hash (written once; Numba caches its machine code beside)."""
+    text = MODULE_HEAD.format(dtype=dtype) + source + '\n'
+    digest = hashlib.sha1(text.encode()).hexdigest()[:16]
+    with _modules_lock:
+        plain = _numba().config.DISABLE_JIT      # kernels run as Python
+        module = _modules.get((digest, plain))
+        if module is None:
+            path = os.path.join(cache_dir(), f'mgk_{digest}.py')
+            if not os.path.exists(path):
+                temp = f'{path}.{os.getpid()}.{threading.get_ident()}'
+                with open(temp, 'w') as f:
+                    f.write(text)
+                os.replace(temp, path)
+            spec = importlib.util.spec_from_file_location(
+                f'micrograd_fused_{digest}{"_plain" if plain else ""}', path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            _modules[digest, plain] = module
+    return getattr(module, name)
+
+
+# ---- the fused plan ---------------------------------------------------------
+
+class InKernel(NotKept):
+    """What a node inside a fused kernel holds: its data never leaves the
+    kernel. Reading it raises."""
+    __slots__ = ()
+
+    def _refuse(self, *args, **kwargs):
+        raise ValueError(
+            f"the data of this '{self.op}' node is not kept: it lives inside "
+            'a fused kernel (compile(fuse=True)); compile without fuse to '
+            'look at it')
+
+    def __repr__(self):
+        return f'<{self.op} data inside a fused kernel>'
+
+
+for _attr, _rule in list(vars(NotKept).items()):   # operators refuse too
+    if _rule is NotKept._refuse:
+        setattr(InKernel, _attr, InKernel._refuse)
+del _attr, _rule
+
+
+class FusedPlan(Plan):
+    """A compiled plan whose specialised code (per leaf shapes) calls a
+    fused kernel for each group of elementwise nodes, and the rules
+    for the rest (see the module's docstring)."""
+
+    def __init__(self, root):
+        _numba()
+        super().__init__(root)
+        self.forward_for_shapes = {}
+        self.kernel_source = {}         # kernel name -> its source
+        self.named = [i for i, n in enumerate(self.topo)
+                      if n.op is None and n.name is not None]
+
+    def rebuild(self):
+        return FusedPlan(self.root)
+
+    def _signature_source(self):
+        """As Plan's, without the number constants (their shape is fixed:
+        a W3 step would read a thousand of them three times)."""
+        lines = []
+        for from_feeds in (False, True):
+            items = [f'feeds[{n.name!r}].shape'
+                     if from_feeds and n.name is not None
+                     else f'N[{i}]._data.shape'
+                     for i, n in enumerate(self.topo) if n.op is None and
+                     not number_constant(n, n.data)]
+            lines.append(f'def {"step_" if from_feeds else ""}signature('
+                         f'{"feeds" if from_feeds else ""}):\n'
+                         f'    return ({"".join(s + ", " for s in items)})')
+        return '\n\n'.join(lines)
+
+    def source(self) -> str:
+        return '\n\n'.join(filter(None, [
+            super().source(), getattr(self, 'forward_source', ''),
+            *self.kernel_source.values()]))
+
+    def _values(self, feeds=None):
+        """Every node's data, computed by the rules from the leaves (named
+        leaves from `feeds` when given)."""
+        values = []
+        for node in self.topo:
+            if node.op is None:
+                values.append(feeds[node.name] if feeds is not None and
+                              node.name is not None else node.data)
+            else:
+                values.append(node.op.forward(
+                    self.root.bk, *[values[self.index[id(p)]]
+                                    for p in node.parents], **node.meta))
+        return values
+
+    def forward(self, feeds, grads=False):
+        if 'signature' not in self.__dict__:
+            with self._lock:
+                self._signatures()
+        topo = self.topo
+        if feeds:
+            from .checks import check_feeds, feed
+            check_feeds(topo, feeds)
+        else:
+            from .checks import feed
+        for i in self.named:
+            feed(topo[i], feeds)
+        sig = self.signature()
+        code = self.forward_for_shapes.get(sig)
+        if code is not None:
+            code()
+            return False
+        values = self._values()
+        for node, value in zip(topo, values):
+            if node.op is not None:
+                node._data = value
+        with self._lock:
+            source = self._fused_forward_source(values, in_locals=False)
+            code = self._define(source)['forward']
+            self.forward_for_shapes[sig] = code
+            self.forward_source = (f'# fused forward for leaf shapes {sig}\n'
+                                   + source[0])
+        code()                  # compiles the kernels: the first step's cost
+        return False
+
+    def backward(self, grad=None):
+        if 'signature' not in self.__dict__:
+            with self._lock:
+                self._signatures()
+        sig = self.signature()
+        if sig not in self.backward_for_shapes:
+            # the fused forward leaves the inside of its groups unstored:
+            # the first backward for these shapes recomputes them
+            values = self._values()
+            root = self.root
+            if grad is None:
+                grad = root.bk.ones(values[-1].shape, dtype=values[-1].dtype)
+            self._trace(values, grad, sig, False)
+            self.backward_for_shapes[sig](grad)     # compiles the kernels
+            return
+        super().backward(grad)
+
+    def step(self, feeds, seed):
+        if 'signature' in self.__dict__ and \
+                self.step_signature(feeds) in self.step_for_shapes:
+            return super().step(feeds, seed)
+        super().step(feeds, seed)       # writes the code for these shapes
+        return super().step(feeds, seed)        # and compiles its kernels
+
+    def _specialise(self, values, shapes, sig, in_locals):
+        groups, group_of = partition(self.topo, self.index, values)
+        order = units(self.topo, self.index, group_of)
+        names = self._kernels(groups, values)
+        forward = self._render_units(order, names, values, in_locals)
+        backward = self._render_units_backward(order, names, values, shapes,
+                                               in_locals)
+        if in_locals:
+            source = [f'def step(feeds, seed):\n' + '\n'.join(
+                forward + backward)]
+            self.step_for_shapes[sig] = self._define(source)['step']
+        else:
+            source = ['def backward(seed):\n' + '\n'.join(backward)]
+            self.backward_for_shapes[sig] = self._define(source)['backward']
+        self.specialised_source = (f'# specialised for leaf shapes {sig}\n'
+                                   + '\n\n'.join(source))
+
+    # ---- rendering ----------------------------------------------------------
+    def _kernels(self, groups, values) -> dict:
+        """The name of each group's kernels (named after its ops)."""
+        return {id(group): _name(self.topo, group) for group in groups}
+
+    def _kernel(self, source, name, dtype):
+        """Load kernel `name` of `source`; returns its name in the plan's
+        code (`name`, or `name_<k>` for a second kernel of that name: a
+        source of its own, which cProfile names `name` too)."""
+        alias, k = name, 1
+        while self.kernel_source.get(alias, source) != source:
+            k += 1
+            alias = f'{name}_{k}'
+        self.kernel_source[alias] = source
+        self.namespace[alias] = load_kernel(source, name, dtype)
+        return alias
+
+    def _fused_forward_source(self, values, in_locals):
+        groups, group_of = partition(self.topo, self.index, values)
+        for group in groups:            # values that live only in a kernel
+            for i in set(group.members) - set(group.outputs):
+                self.topo[i]._data = InKernel(self.topo[i])
+        order = units(self.topo, self.index, group_of)
+        names = self._kernels(groups, values)
+        return ['def forward():\n' + '\n'.join(
+            self._render_units(order, names, values, in_locals))]
+
+    def _render_units(self, order, names, values, in_locals) -> list:
+        lines = []
+        if in_locals:
+            lines += [f'    n{i} = feeds[{self.topo[i].name!r}]'
+                      for i in self.named]
+        else:
+            lines += [f'    n{i} = N[{i}]._data' for i in self.named]
+        for unit in order:
+            if isinstance(unit, int):
+                node = self.topo[unit]
+                args = [self._ref(self.index[id(p)]) for p in node.parents]
+                store = '' if in_locals else f'N[{unit}]._data = '
+                lines.append(f'    n{unit} = {store}' +
+                             self._call(node.op.forward, node, args))
+                continue
+            name = self._kernel(
+                forward_kernel(self.topo, self.index, values, unit,
+                               names[id(unit)]),
+                names[id(unit)] + '_forward', unit.dtype)
+            dims = [str(n) for n in unit.shape]
+            args = dims + [self._ref(j) for j in unit.inputs]
+            lines.append(f'    {"".join(f"n{i}, " for i in unit.outputs)}= '
+                         f'{name}({", ".join(args)})')
+            if not in_locals:
+                lines += [f'    N[{i}]._data = n{i}' for i in unit.outputs]
+        return lines
+
+    def _render_units_backward(self, order, names, values, shapes,
+                               in_locals) -> list:
+        topo, last = self.topo, len(self.topo) - 1
+        steps = {group[0].node: group for group in self.backward_steps.groups}
+        lines = [f'    g{last} = seed']
+        reached = {last}
+        loaded = set()
+
+        def data(i):
+            if in_locals or topo[i].op is None and topo[i].name is None:
+                return self._ref(i)
+            if i not in loaded:
+                loaded.add(i)
+                lines.append(f'    d{i} = N[{i}]._data')
+            return f'd{i}'
+
+        def accumulate(j, t):
+            if j in reached:
+                lines.append(f'    g{j} = g{j} + {t}')
+            else:
+                lines.append(f'    g{j} = {t}')
+                reached.add(j)
+
+        for unit in reversed(order):
+            if isinstance(unit, int):
+                i = unit
+                if i not in reached or i not in steps:
+                    continue
+                call, *rest = steps[i]
+                node = topo[i]
+                args = [f'g{i}', data(i), *map(data, call.parents),
+                        f'need={call.need!r}']
+                temps = len(call.parents)
+                lines.append(f'    {"".join(f"t{k}, " for k in range(temps))}'
+                             '= ' + self._call(node.op.backward, node, args))
+                if call.twice:
+                    lines.append('    t1 = t0')
+                for step in rest:
+                    if type(step) is Fit:
+                        pshape = tuple(values[step.parent].shape)
+                        tshape, _ = shapes[step.edge]
+                        _render_fit(lines, f't{step.temp}', tshape, pshape,
+                                    False)
+                    elif type(step) is Accumulate:
+                        accumulate(step.parent, f't{step.temp}')
+                if i != last:
+                    lines.append(f'    del g{i}')
+                continue
+            arriving = [i for i in unit.outputs if i in reached]
+            if not arriving:
+                continue
+            source, parents = backward_kernel(
+                topo, self.index, values, unit, names[id(unit)], arriving)
+            if not parents:
+                continue
+            name = self._kernel(source, names[id(unit)] + '_backward',
+                                unit.dtype)
+            args = [str(n) for n in unit.shape]
+            args += [data(j) for j in unit.inputs]
+            for i in arriving:
+                args.append(f'g{i}')
+                if i in unit.sinks:
+                    args.append(data(i))
+            lines.append(f'    {"".join(f"t{j}_, " for j in parents)}= '
+                         f'{name}({", ".join(args)})')
+            for j in parents:
+                accumulate(j, f't{j}_')
+            lines += [f'    del g{i}' for i in arriving if i != last]
+        grads = []
+        for i, _ in self.backward_steps.leaves:
+            value = (f'g{i}' if i in reached else
+                     f'xp.zeros({data(i)}.shape, dtype={data(i)}.dtype)')
+            grads.append(value)
+            if not in_locals:
+                lines.append(f'    N[{i}].grad = {value}')
+        if in_locals:
+            lines.append(f'    return {self._ref(last)}, '
+                         f'({"".join(g + ", " for g in grads)})')
+        else:
+            lines.append(f'    N[{last}].grad = seed')
+        return lines

@@ -1,0 +1,205 @@
+"""Fused kernels (compile(fuse=True)): the same numbers as the NumPy rules.
+
+Every op-table case runs its kernels as plain Python (Numba's DISABLE_JIT:
+the same generated source, quick to check); the first case of each row
+runs them compiled by Numba too."""
+import cProfile
+import io
+import pstats
+import sys
+
+import numpy as np
+import pytest
+
+import micrograd as mg
+from micrograd import Value, losses
+from op_table import ROWS
+
+EXAMPLES = [pytest.param(row, case, id=f'{row.name}-{i}')
+            for row in ROWS for i, case in enumerate(row.example_cases())]
+FIRSTS = [pytest.param(row, row.example_cases()[0], id=row.name)
+          for row in ROWS]
+
+
+def test_fuse_without_numba_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, 'numba', None)
+    x = Value(np.ones(3))
+    loss = (x * 2).relu().sum()
+    with pytest.raises(ImportError, match=r'pip install "micrograd\[jit\]"'):
+        mg.compile(loss, fuse=True)
+    mg.compile(loss)                    # nothing else changes
+    loss.forward()
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
+
+
+numba = pytest.importorskip('numba')
+
+
+@pytest.fixture
+def plain_kernels(monkeypatch):
+    """The generated kernels run as Python, not compiled."""
+    monkeypatch.setattr(numba.config, 'DISABLE_JIT', True)
+
+
+def fused_and_compiled(row, case):
+    """(data, grads) of the case compiled without and with fusion, each
+    run twice (the first run writes the code), the same upstream gradient."""
+    rng = np.random.default_rng(0)
+    upstream, results = None, []
+    for fuse in (False, True):
+        leaves = [Value(a) for a in case.arrays]
+        out = row.fn(*leaves, **case.params)
+        if upstream is None:
+            upstream = rng.standard_normal(out.shape)
+        mg.compile(out, fuse=fuse)
+        for _ in range(2):
+            out.forward()
+            out.backward(upstream)
+        results.append((np.array(out.data),
+                        [np.array(v.grad) for v in leaves]))
+    return results
+
+
+def check_same(results):
+    (data, grads), (fused_data, fused_grads) = results
+    np.testing.assert_allclose(fused_data, data, rtol=1e-12, atol=1e-14)
+    for g, h in zip(grads, fused_grads):
+        np.testing.assert_allclose(h, g, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize('row, case', EXAMPLES)
+def test_fused_equals_compiled(row, case, plain_kernels):
+    check_same(fused_and_compiled(row, case))
+
+
+@pytest.mark.parametrize('row, case', FIRSTS)
+def test_fused_equals_compiled_with_numba(row, case):
+    check_same(fused_and_compiled(row, case))
+
+
+def quantile_model(dtype, rng):
+    """relu(x @ W1 + b1) @ W2 + b2 under the pinball loss, as in W1."""
+    W1 = Value(rng.standard_normal((10, 8)) * 0.3, dtype=dtype)
+    b1 = Value(np.full(8, 0.1), dtype=dtype)
+    W2 = Value(rng.standard_normal((8, 3)) * 0.3, dtype=dtype)
+    b2 = Value(np.zeros(3), dtype=dtype)
+    x = Value(shape=(None, 10), name='x', dtype=dtype, requires_grad=False)
+    y = Value(shape=(None,), name='y', dtype=dtype, requires_grad=False)
+    loss = losses.pinball((x @ W1 + b1).relu() @ W2 + b2, y, [0.1, 0.5, 0.9])
+    return loss, [W1, b1, W2, b2]
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'float64'])
+@pytest.mark.parametrize('run', ['compile', 'chunked'])
+def test_fused_quantile_model_equals_compiled(dtype, run):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((1000, 10)).astype(dtype)
+    y = rng.standard_normal(1000).astype(dtype)
+    loss, params = quantile_model(dtype, np.random.default_rng(1))
+    twin, twin_params = quantile_model(dtype, np.random.default_rng(1))
+    mg.compile(loss)
+    if run == 'compile':
+        mg.compile(twin, fuse=True)
+    else:
+        mg.chunked(twin, rows=300, workers=2, fuse=True)
+    tight = dtype == 'float64'
+    for rows in (1000, 1000, 7, 1000):          # a new batch size between
+        loss.forward(x=X[:rows], y=y[:rows])
+        loss.backward()
+        twin.forward(x=X[:rows], y=y[:rows])
+        twin.backward()
+        np.testing.assert_allclose(twin.data, loss.data,
+                                   rtol=1e-13 if tight else 1e-6)
+        for p, q in zip(params, twin_params):
+            np.testing.assert_allclose(q.grad, p.grad,
+                                       rtol=1e-12 if tight else 2e-5,
+                                       atol=1e-15 if tight else 1e-7)
+    source = mg.compiled_source(twin)
+    assert 'def fused_add_relu_backward(' in source
+    assert 'def fused_add_sub_mul_abs_mean_forward(' in source
+
+
+def test_fused_kernels_are_named_in_cprofile():
+    loss, _ = quantile_model('float32', np.random.default_rng(1))
+    mg.compile(loss, fuse=True)
+    feeds = {'x': np.ones((50, 10), np.float32),
+             'y': np.ones(50, np.float32)}
+    loss.forward(**feeds)
+    loss.backward()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    loss.forward(**feeds)
+    loss.backward()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).print_stats()
+    for name in ('fused_add_relu_forward', 'fused_add_relu_backward',
+                 'fused_add_sub_mul_abs_mean_backward', 'matmul_backward'):
+        assert f'({name})' in out.getvalue()
+
+
+def test_elementwise_user_op_fuses_and_others_stay_calls(forget_user_ops):
+    from micrograd.engine import Op, apply
+
+    def cube_forward(xp, x):
+        return x * x * x
+
+    def cube_backward(xp, g, out, x, need):
+        return (3 * g * x * x,)
+
+    def branchy_forward(xp, x):                 # a branch on a value
+        return x if bool(xp.all(x > 0)) else -x
+
+    def branchy_backward(xp, g, out, x, need):
+        return (g,)
+    cube = Op('test_cube', cube_forward, cube_backward, kind='elementwise')
+    branchy = Op('test_branchy', branchy_forward, branchy_backward,
+                 kind='elementwise')
+    x = Value(np.linspace(0.5, 2, 6))
+    loss = (apply(branchy, apply(cube, x) + 1.0)).sum()
+    mg.compile(loss, fuse=True)
+    loss.forward()
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 3 * x.data ** 2)
+    source = mg.compiled_source(loss)
+    assert 'def fused_test_cube_add_forward(' in source
+    assert 'branchy_forward(xp' in source
+
+
+def test_long_chain_splits_into_kernels_and_reads_its_constants():
+    x = Value(np.linspace(-1, 1, 16))
+    twin = Value(np.linspace(-1, 1, 16))
+    losses_ = []
+    for v in (x, twin):
+        y = v
+        for _ in range(40):             # 120 ops: more than one kernel
+            y = (y * 1.0001 + 0.0001).tanh()
+        losses_.append(y.sum())
+    loss, twin_loss = losses_
+    mg.compile(loss, fuse=True)
+    mg.compile(twin_loss)
+    for _ in range(2):
+        loss.forward()
+        loss.backward()
+        twin_loss.forward()
+        twin_loss.backward()
+        np.testing.assert_allclose(loss.data, twin_loss.data, rtol=1e-13)
+        np.testing.assert_allclose(x.grad, twin.grad, rtol=1e-12)
+    source = mg.compiled_source(loss)
+    assert source.count('= fused_mul_add_tanh_backward(') >= 2
+    assert 'F(1.0001)' in source        # the number constants, as literals
+
+
+def test_data_inside_a_kernel_is_not_kept():
+    x = Value(np.linspace(-1, 1, 6))
+    inner = (x * 2.0).relu()
+    loss = (inner + 1.0).sum()
+    mg.compile(loss, fuse=True)
+    loss.forward()
+    loss.forward()
+    np.testing.assert_allclose(loss.data,
+                               np.sum(np.maximum(2 * x.data, 0) + 1))
+    with pytest.raises(ValueError, match="'relu' node is not kept: it lives "
+                                         'inside a fused kernel'):
+        inner.data + 1
