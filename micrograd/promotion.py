@@ -62,7 +62,8 @@ def constant(x, like: Value) -> Value:
             bk.dtype(DTYPE) if type(x) is float else None)
         node = Value._node(bk.asarray(x, dtype=dtype), None, (), None, bk)
     else:
-        array = x if hasattr(x, 'dtype') else bk.asarray(x)
+        array = x if hasattr(x, 'dtype') else bk.asarray(
+            x, dtype=like_dtype if is_float(bk, like_dtype) else None)
         dtype = array.dtype
         if dtype != bk.bool and is_float(bk, like_dtype):
             dtype = like_dtype

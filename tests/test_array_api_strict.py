@@ -8,9 +8,7 @@ Rows left out, with the reason shown by pytest -ra:
 - `ndarray + x` and friends: array_api_strict's operators raise on a Value
   instead of returning NotImplemented (the NumPy path goes through
   __array_ufunc__, which the strict Array does not have);
-- boolean masks and several or multi-dimensional integer arrays: the generic
-  (non-NumPy) getitem gradient supports basic indices and one 1-D integer
-  array with full slices elsewhere; those need NumPy's add.at.
+- the casts to float128, which the standard does not have.
 """
 import numpy as np
 import pytest
@@ -78,30 +76,34 @@ def test_strict_matches_numpy_examples(row, case):
 
 
 def test_strict_exclusions_are_only_those_stated():
-    """Only the reflected-ndarray rows, the NumPy-only indices and the casts
-    to float128 (which the standard does not have) are left out; everything
-    else runs on array_api_strict."""
+    """Only the reflected-ndarray rows and the casts to float128 (which the
+    standard does not have) are left out; everything else, boolean masks
+    and any integer arrays included, runs on array_api_strict."""
     excluded = {row.name for row in ROWS if row.strict}
     assert excluded == {'ndarray + x', 'ndarray - x', 'ndarray * x',
                         'ndarray / x', 'ndarray ** x', 'ndarray @ x',
-                        'x[int arrays]', 'x[boolean mask]',
                         'astype(x, float128)', 'x.astype(float128)'}
 
 
-def test_generic_getitem_gradient_refuses_what_it_cannot_do():
-    """Outside its support the strict gradient raises instead of silently
-    dropping duplicates; the forward still works."""
+def test_generic_getitem_gradient_of_masks_and_several_arrays():
+    """Masks and several integer arrays (duplicates included) index and
+    accumulate as on NumPy, on a library whose own indexing cannot."""
     x = np.arange(6.0).reshape(2, 3)
     mask = np.array([[True, False, True], [False, False, True]])
     rows, cols = np.array([0, 1, 1]), np.array([2, 2, 0])
     v = mg.Value(xp.asarray(x))
-    for index, expected in (
-            (xp.asarray(mask), x[mask]),
-            ((xp.asarray(rows), xp.asarray(cols)), x[rows, cols])):
+    for index, numpy_index in (
+            (xp.asarray(mask), mask),
+            ((xp.asarray(rows), xp.asarray(cols)), (rows, cols)),
+            ((xp.asarray(rows), xp.asarray(rows)), (rows, rows)),
+            ((slice(None), xp.asarray(mask[0])), (slice(None), mask[0]))):
         out = v[index]
-        assert_allclose(to_numpy(out.data), expected)
-        with pytest.raises(NotImplementedError):
-            out.backward()
+        assert_allclose(to_numpy(out.data), x[numpy_index])
+        upstream = np.arange(1.0, 1.0 + out.data.size).reshape(out.shape)
+        out.backward(xp.asarray(upstream))
+        want = np.zeros_like(x)
+        np.add.at(want, numpy_index, upstream)
+        assert_allclose(to_numpy(v.grad), want)
 
 
 def test_strict_duplicate_indices_accumulate():
