@@ -96,7 +96,7 @@ class Backend:
             items = tuple(i for i in items if i is not None)
             target = tuple(out[items].shape)
             if math.prod(target):           # (a 0-size write is nothing)
-                out[items] = self.ns.reshape(g, target)
+                out[items] = self.reshape(g, target)
             return out
         if self.name == 'cupy':             # only ever imported for CuPy
             import cupyx
@@ -109,11 +109,11 @@ class Backend:
             summed = self.segment_sum(idx, rows, shape[axis])
             return self.ns.moveaxis(summed, 0, axis)
         size = math.prod(shape)             # any index: flat positions
-        where = self.getitem(self.ns.reshape(self.ns.arange(size), shape),
+        where = self.getitem(self.reshape(self.ns.arange(size), shape),
                              index)
-        summed = self.segment_sum(self.ns.reshape(where, (-1,)),
-                                  self.ns.reshape(g, (-1,)), size)
-        return self.ns.reshape(summed, tuple(shape))
+        summed = self.segment_sum(self.reshape(where, (-1,)),
+                                  self.reshape(g, (-1,)), size)
+        return self.reshape(summed, tuple(shape))
 
     def segment_sum(self, keys, values, n: int):
         """out[r] = the sum of values[i] (rows along axis 0) over every i
@@ -135,7 +135,7 @@ class Backend:
         values = ns.take(values, order, axis=0)
         step = 1
         while step < k:
-            same = ns.reshape(keys[step:] == keys[:-step],
+            same = self.reshape(keys[step:] == keys[:-step],
                               (k - step,) + (1,) * len(rest))
             before = values[:-step, ...]
             values = ns.concat([values[:step, ...], values[step:, ...] +
@@ -144,7 +144,7 @@ class Backend:
         wanted = ns.arange(n, dtype=keys.dtype)
         last = ns.searchsorted(keys, wanted, side='right') - 1
         last = ns.where(last < 0, ns.zeros_like(last), last)
-        present = ns.reshape(ns.take(keys, last) == wanted,
+        present = self.reshape(ns.take(keys, last) == wanted,
                              (n,) + (1,) * len(rest))
         picked = ns.take(values, last, axis=0)
         return ns.where(present, picked, ns.zeros_like(picked))
@@ -181,9 +181,10 @@ class Backend:
             flat = idx if flat is None else flat * side + idx
         others = [k for k in range(x.ndim) if k not in picked]
         x = ns.permute_dims(x, tuple(picked + others))
-        x = ns.reshape(x, (math.prod(sides),) + tuple(x.shape[len(picked):]))
-        out = ns.take(x, ns.reshape(flat, (-1,)), axis=0)
-        out = ns.reshape(out, tuple(flat.shape) + tuple(x.shape[1:]))
+        x = self.reshape(x, (math.prod(sides),) +
+                         tuple(x.shape[len(picked):]))
+        out = ns.take(x, self.reshape(flat, (-1,)), axis=0)
+        out = self.reshape(out, tuple(flat.shape) + tuple(x.shape[1:]))
         if picked != list(range(picked[0], picked[-1] + 1)) or not picked[0]:
             return out                          # not adjacent: in front
         nb, before = flat.ndim, picked[0]
@@ -200,7 +201,7 @@ class Backend:
         for sub, x in zip(inputs, operands):
             present = [c for c in letters if c in sub]
             x = self.ns.permute_dims(x, tuple(sub.index(c) for c in present))
-            x = self.ns.reshape(x, tuple(
+            x = self.reshape(x, tuple(
                 x.shape[present.index(c)] if c in sub else 1 for c in letters))
             total = x if total is None else total * x
         summed = tuple(i for i, c in enumerate(letters) if c not in output)
@@ -283,6 +284,17 @@ class DaskBackend(Backend):
         import dask
         return dask.compute(*arrays)
 
+    def reshape(self, x, shape, copy=None):
+        """Dask reshapes only where chunks split or merge evenly; elsewhere
+        the axes after the first, then all axes, go in one chunk first."""
+        for whole in ((), tuple(range(1, x.ndim)), tuple(range(x.ndim))):
+            try:
+                return self.ns.reshape(x.rechunk({i: -1 for i in whole})
+                                       if whole else x, shape, copy=copy)
+            except NotImplementedError:
+                if len(whole) == x.ndim:
+                    raise
+
     def nonzero(self, mask):
         """A mask's True places, computed at once: they fix the shape of
         what the mask picks, which a graph must know when it is built."""
@@ -295,11 +307,12 @@ class DaskBackend(Backend):
         ns = self.ns
         x, indices = ns.moveaxis(x, axis, -1), ns.moveaxis(indices, axis, -1)
         n, lead = x.shape[-1], tuple(indices.shape[:-1])
-        starts = ns.reshape(ns.arange(math.prod(lead)) * n, lead + (1,))
-        flat = ns.reshape(ns.where(indices < 0, indices + n, indices) +
+        starts = self.reshape(ns.arange(math.prod(lead)) * n, lead + (1,))
+        flat = self.reshape(ns.where(indices < 0, indices + n, indices) +
                           starts, (-1,))
-        picked = ns.take(ns.reshape(x, (-1,)), flat)
-        return ns.moveaxis(ns.reshape(picked, tuple(indices.shape)), -1, axis)
+        picked = ns.take(self.reshape(x, (-1,)), flat)
+        picked = self.reshape(picked, tuple(indices.shape))
+        return ns.moveaxis(picked, -1, axis)
 
     @property
     def linalg(self):
