@@ -58,6 +58,19 @@ class Backend:
         """Compute lazy arrays (identity for eager libraries)."""
         return arrays
 
+    def synchronize(self, *arrays) -> None:
+        """Wait until the device has done the work asked of it (and, given
+        arrays, until they exist), so that a clock read next measures it:
+        CuPy and PyTorch on CUDA queue their kernels and return at once.
+        Nothing to wait for on the CPU."""
+        if self.name == 'cupy':             # cupy only for CuPy arrays
+            import cupy
+            cupy.cuda.get_current_stream().synchronize()
+        elif self.name == 'torch':
+            import torch
+            if torch.cuda.is_available() and torch.cuda.is_initialized():
+                torch.cuda.synchronize()
+
     def multiply_into(self, out, x, c):
         """x * c written into `out` (optimiser steps: no new array)."""
         out[...] = x
@@ -283,6 +296,12 @@ class DaskBackend(Backend):
     def materialize(self, *arrays):
         import dask
         return dask.compute(*arrays)
+
+    def synchronize(self, *arrays) -> None:
+        """Compute `arrays` (nothing runs until then); no arrays, no work
+        is pending."""
+        if arrays:
+            self.materialize(*arrays)
 
     def reshape(self, x, shape, copy=None):
         """Dask reshapes only where chunks split or merge evenly; elsewhere
