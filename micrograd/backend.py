@@ -93,7 +93,9 @@ class Backend:
             return self.ns.flip(out, axis=flips) if flips else out
         found = _integer_axis(self.ns, index, tuple(x.shape))
         if found is not None:
-            return self.ns.take(x, found[1], axis=found[0])
+            axis, idx = found
+            return self.ns.take(x, self.wrap_index(idx, x.shape[axis], axis),
+                                axis=axis)
         return self._take_advanced(x, index)
 
     def scatter_add(self, shape, index, g):
@@ -119,12 +121,13 @@ class Backend:
         if found is not None:               # whole rows along one axis
             axis, idx = found
             rows = self.ns.moveaxis(g, axis, 0)
+            idx = self.wrap_index(idx, shape[axis], axis)
             summed = self.segment_sum(idx, rows, shape[axis])
             return self.ns.moveaxis(summed, 0, axis)
         size = math.prod(shape)             # any index: flat positions
-        where = self.getitem(self.reshape(self.ns.arange(size), shape),
-                             index)
-        summed = self.segment_sum(self.reshape(where, (-1,)),
+        positions = self.getitem(self.reshape(self.ns.arange(size), shape),
+                                 index)
+        summed = self.segment_sum(self.reshape(positions, (-1,)),
                                   self.reshape(g, (-1,)), size)
         return self.reshape(summed, tuple(shape))
 
@@ -144,27 +147,34 @@ class Backend:
         if k == 0 or n == 0:
             return ns.zeros((n,) + rest, dtype=values.dtype)
         order = ns.argsort(keys, stable=True)
-        keys = ns.take(keys, order)
-        values = ns.take(values, order, axis=0)
+        keys, values = ns.take(keys, order), ns.take(values, order, axis=0)
+        ones = (1,) * len(rest)             # (keys against rows of values)
         step = 1
         while step < k:
             same = self.reshape(keys[step:] == keys[:-step],
-                              (k - step,) + (1,) * len(rest))
-            before = values[:-step, ...]
+                                (k - step,) + ones)
             values = ns.concat([values[:step, ...], values[step:, ...] +
-                                ns.where(same, before, ns.zeros_like(before))])
+                                ns.where(same, values[:-step, ...], 0.0)])
             step *= 2
         wanted = ns.arange(n, dtype=keys.dtype)
         last = ns.searchsorted(keys, wanted, side='right') - 1
-        last = ns.where(last < 0, ns.zeros_like(last), last)
-        present = self.reshape(ns.take(keys, last) == wanted,
-                             (n,) + (1,) * len(rest))
-        picked = ns.take(values, last, axis=0)
-        return ns.where(present, picked, ns.zeros_like(picked))
+        last = ns.where(last < 0, 0, last)  # (r before every key: absent)
+        present = self.reshape(ns.take(keys, last) == wanted, (n,) + ones)
+        return ns.where(present, ns.take(values, last, axis=0), 0.0)
 
     def nonzero(self, mask):
         """The integer arrays of a boolean mask's True places."""
         return self.ns.nonzero(mask)
+
+    def wrap_index(self, idx, side: int, axis: int):
+        """An integer index array into an axis of length `side`, negative
+        entries wrapped. An entry outside [-side, side) is an IndexError,
+        as in NumPy (some libraries' `take` would wrap it or, as a flat
+        position, pick another element without a word)."""
+        if bool(self.ns.any((idx < -side) | (idx >= side))):
+            raise IndexError(_out_of_bounds(tuple(idx.shape), side,
+                                            axis))
+        return self.ns.where(idx < 0, idx + side, idx)
 
     def _take_advanced(self, x, index):
         """x[index] for integer arrays and boolean masks anywhere (NumPy's
@@ -189,8 +199,8 @@ class Backend:
             ns.asarray(items[k]) if isinstance(items[k], int) else items[k]
             for k in picked])
         flat = None
-        for side, idx in zip(sides, arrays):    # C order over those axes
-            idx = ns.where(idx < 0, idx + side, idx)
+        for axis, side, idx in zip(picked, sides, arrays):  # C order
+            idx = self.wrap_index(idx, side, axis)
             flat = idx if flat is None else flat * side + idx
         others = [k for k in range(x.ndim) if k not in picked]
         x = ns.permute_dims(x, tuple(picked + others))
@@ -320,6 +330,12 @@ class DaskBackend(Backend):
         import dask.array as da
         return tuple(da.from_array(i) for i in np.nonzero(to_host(mask)))
 
+    def wrap_index(self, idx, side: int, axis: int):
+        """(checked when computed: the index stays lazy)"""
+        idx = idx.map_blocks(_check_bounds, side, axis, tuple(idx.shape),
+                             dtype=idx.dtype)
+        return self.ns.where(idx < 0, idx + side, idx)
+
     def take_along_axis(self, x, indices, axis: int = -1):
         """x picked at `indices` (x's shape but along `axis`) along `axis`,
         as one `take` of flat positions (Dask has no take_along_axis)."""
@@ -327,8 +343,8 @@ class DaskBackend(Backend):
         x, indices = ns.moveaxis(x, axis, -1), ns.moveaxis(indices, axis, -1)
         n, lead = x.shape[-1], tuple(indices.shape[:-1])
         starts = self.reshape(ns.arange(math.prod(lead)) * n, lead + (1,))
-        flat = self.reshape(ns.where(indices < 0, indices + n, indices) +
-                          starts, (-1,))
+        flat = self.reshape(self.wrap_index(indices, n, axis) + starts,
+                            (-1,))
         picked = ns.take(self.reshape(x, (-1,)), flat)
         picked = self.reshape(picked, tuple(indices.shape))
         return ns.moveaxis(picked, -1, axis)
@@ -375,6 +391,18 @@ class DaskLinalg:
                                          tuple(b.shape[:-2])) +
                      tuple(b.shape[-2:]))
         return _linalg_task('solve', shape, a, b)
+
+
+def _out_of_bounds(shape: tuple, side: int, axis: int) -> str:
+    return (f'an index (of shape {shape}) is out of bounds for axis {axis} '
+            f'with size {side}')
+
+
+def _check_bounds(block, side: int, axis: int, shape: tuple):
+    """A Dask block of an index, refused if an entry is out of bounds."""
+    if ((block < -side) | (block >= side)).any():
+        raise IndexError(_out_of_bounds(shape, side, axis))
+    return block
 
 
 def _linalg_task(name: str, shape: tuple, *arrays, part=None):
@@ -549,7 +577,7 @@ def _forward_steps(index, shape: tuple):
 
 def _integer_axis(ns, index, shape):
     """(axis, idx) for an index made of full slices (or ...) and one 1-D
-    integer array, its negative entries wrapped; None for any other index."""
+    integer array; None for any other index."""
     items, ndim = (index if isinstance(index, tuple) else (index,)), len(shape)
     if any(i is None for i in items):
         return None
@@ -565,7 +593,7 @@ def _integer_axis(ns, index, shape):
     if (len(getattr(idx, 'shape', ())) != 1 or
             not ns.isdtype(idx.dtype, 'integral')):
         return None
-    return axis, ns.where(idx < 0, idx + shape[axis], idx)
+    return axis, idx
 
 
 def parse_einsum(subscripts: str, count: int):

@@ -140,8 +140,9 @@ def test_strict_optimisers_step_like_numpy(settings):
 # optimisers, gradient clipping, optimiser state and a compiled training
 # loop run there with NumPy's numbers: none calls NumPy on an array.
 
-from device_standin import (BACKEND as DEVICE, assert_numpy_refuses,  # noqa: E402
-                            to_device, to_numpy as device_to_numpy)
+from device_standin import (  # noqa: E402
+    BACKEND as DEVICE, assert_numpy_refuses, to_device,
+    to_numpy as device_to_numpy)
 
 
 @pytest.fixture

@@ -80,7 +80,8 @@ def check_cases(row, cases, library, executors):
         want = numpy_run(row, case, upstream)
         for compiled in executors(k):
             bk, got = library_run(row, case, upstream, convert, compiled)
-            assert all(isinstance(a, kind) for a in got), [type(a) for a in got]
+            assert all(isinstance(a, kind) for a in got), [
+                type(a) for a in got]
             expected += want
             pending += got
     computed = bk.materialize(*pending) if pending else ()

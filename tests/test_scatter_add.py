@@ -124,3 +124,37 @@ def test_cupyx_is_imported_only_for_cupy_arrays(monkeypatch):
     values = xp.asarray(np.ones(3))
     out = fake_cupy.scatter_add((2, 2), index, values)
     assert calls == [((2, 2), index, values)]
+
+
+def _library(name):
+    if name == 'array_api_strict':
+        return xp.asarray
+    if name == 'torch':
+        return pytest.importorskip('torch').as_tensor
+    da = pytest.importorskip('dask.array')
+    return lambda a: da.from_array(a, chunks=2)
+
+
+@pytest.mark.parametrize('library', ['array_api_strict', 'torch', 'dask'])
+@pytest.mark.parametrize('index', [
+    (A([0, 1]), A([3, 0])), (A([0, 1]), A([-4, 0])), (slice(None), A([5])),
+    (A([[0], [2]]), A([1]))], ids=['past-end', 'before-start', 'one-array',
+                                  'rows'])
+def test_an_index_out_of_bounds_is_an_index_error(library, index):
+    """As in NumPy: never a flat position that picks another element (the
+    Dask check runs when the index is computed)."""
+    import micrograd as mg
+    from micrograd.backend import to_host
+    pytest.importorskip('array_api_compat')
+    convert = _library(library)
+    with pytest.raises(IndexError, match='out of bounds for axis'):
+        v = mg.Value(convert(np.arange(6.0).reshape(2, 3)))
+        to_host(v[tuple(convert(i) if isinstance(i, np.ndarray) else i
+                        for i in index)].data)
+    with pytest.raises(IndexError, match='out of bounds for axis'):
+        values = mg.Value(convert(np.ones(np.zeros((2, 3))[
+            tuple(np.minimum(i, 0) if isinstance(i, np.ndarray) else i
+                  for i in index)].shape)))
+        to_host(mg.scatter_add((2, 3), tuple(
+            convert(i) if isinstance(i, np.ndarray) else i for i in index),
+            values).data)
