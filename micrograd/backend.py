@@ -59,6 +59,19 @@ class Backend:
         arrays of this library (identity for eager libraries)."""
         return arrays
 
+    def synchronize(self, *arrays) -> None:
+        """Wait until the device has done the work asked of it (and, given
+        arrays, until they exist), so that a clock read next measures it:
+        CuPy and PyTorch on CUDA queue their kernels and return at once.
+        Nothing to wait for on the CPU."""
+        if self.name == 'cupy':             # cupy only for CuPy arrays
+            import cupy
+            cupy.cuda.get_current_stream().synchronize()
+        elif self.name == 'torch':
+            import torch
+            if torch.cuda.is_available() and torch.cuda.is_initialized():
+                torch.cuda.synchronize()
+
     def multiply_into(self, out, x, c):
         """x * c written into `out` (optimiser steps: no new array)."""
         out[...] = x
@@ -70,34 +83,138 @@ class Backend:
         return self.ns.where(mask, g, 0.0)
 
     def getitem(self, x, index):
-        """x[index] in the standard's terms: a basic index spells out every
-        axis (a trailing ...), and one 1-D integer array among full slices is
-        a `take` (the standard indexes with integer arrays only beside ints)."""
+        """x[index] with NumPy's meaning, in the standard's terms: a basic
+        index spells out every axis and steps forward (a backward step is a
+        `flip`); one 1-D integer array among full slices is a `take`; any
+        other integer arrays and boolean masks become one `take` of flat
+        positions (the standard's own array indexing is narrower)."""
         if _is_basic(index):
-            return x[_full_index(index)]
+            items, flips = _forward_steps(index, tuple(x.shape))
+            out = x[items]
+            return self.ns.flip(out, axis=flips) if flips else out
         found = _integer_axis(self.ns, index, tuple(x.shape))
         if found is not None:
-            return self.ns.take(x, found[1], axis=found[0])
-        return x[index]         # masks, integer arrays: as the library can
+            axis, idx = found
+            return self.ns.take(x, self.wrap_index(idx, x.shape[axis], axis),
+                                axis=axis)
+        return self._take_advanced(x, index)
 
     def scatter_add(self, shape, index, g):
-        """zeros(shape) with `g` added at `x[index]`; duplicates accumulate."""
+        """zeros(shape) with `g` added at `x[index]`; duplicates accumulate.
+        Memory is proportional to the output and the index: the indexed
+        positions are sorted and summed run by run (`segment_sum`), never
+        through a dense one-hot matrix. CuPy uses `cupyx.scatter_add`."""
         out = self.ns.zeros(shape, dtype=g.dtype)
-        if _is_basic(index):    # no element twice; None only adds 1-axes
-            items = tuple(i for i in _full_index(index) if i is not None)
-            out[items] = self.ns.reshape(g, tuple(out[items].shape))
+        if _is_basic(index):    # no element twice: one assignment
+            items, flips = _forward_steps(index, tuple(shape))
+            if flips:
+                g = self.ns.flip(g, axis=flips)
+            items = tuple(i for i in items if i is not None)
+            target = tuple(out[items].shape)
+            if math.prod(target):           # (a 0-size write is nothing)
+                out[items] = self.reshape(g, target)
+            return out
+        if self.name == 'cupy':             # only ever imported for CuPy
+            import cupyx
+            cupyx.scatter_add(out, index, g)
             return out
         found = _integer_axis(self.ns, index, tuple(shape))
-        if found is None:
-            raise NotImplementedError(
-                'getitem: the gradient of this index needs NumPy or CuPy '
-                '(other libraries: basic indices, or full slices and one 1-D '
-                'integer array)')
-        axis, idx = found
-        onehot = self.ns.astype(self.ns.expand_dims(idx, axis=1) ==
-                                self.ns.arange(shape[axis]), g.dtype)  # (k, n)
-        moved = self.ns.moveaxis(g, axis, -1)                      # (..., k)
-        return self.ns.moveaxis(moved @ onehot, -1, axis)
+        if found is not None:               # whole rows along one axis
+            axis, idx = found
+            rows = self.ns.moveaxis(g, axis, 0)
+            idx = self.wrap_index(idx, shape[axis], axis)
+            summed = self.segment_sum(idx, rows, shape[axis])
+            return self.ns.moveaxis(summed, 0, axis)
+        size = math.prod(shape)             # any index: flat positions
+        positions = self.getitem(self.reshape(self.ns.arange(size), shape),
+                                 index)
+        summed = self.segment_sum(self.reshape(positions, (-1,)),
+                                  self.reshape(g, (-1,)), size)
+        return self.reshape(summed, tuple(shape))
+
+    def segment_sum(self, keys, values, n: int):
+        """out[r] = the sum of values[i] (rows along axis 0) over every i
+        with keys[i] == r, for r in range(n); keys in [0, n).
+
+        Sort the keys; a segmented scan (Hillis-Steele: at step s, add the
+        row s places back where it has the same key) leaves in the last row
+        of each run of equal keys the run's sum, after about log2(k) passes
+        over the k rows; each output row r finds the last row of its run
+        with `searchsorted`. Memory: a few arrays of k rows and of n rows.
+        (Each run is summed only from its own rows, so no difference of
+        large partial sums loses a small one, as a cumulative sum would.)"""
+        ns = self.ns
+        k, rest = keys.shape[0], tuple(values.shape[1:])
+        if k == 0 or n == 0:
+            return ns.zeros((n,) + rest, dtype=values.dtype)
+        order = ns.argsort(keys, stable=True)
+        keys, values = ns.take(keys, order), ns.take(values, order, axis=0)
+        ones = (1,) * len(rest)             # (keys against rows of values)
+        step = 1
+        while step < k:
+            same = self.reshape(keys[step:] == keys[:-step],
+                                (k - step,) + ones)
+            values = ns.concat([values[:step, ...], values[step:, ...] +
+                                ns.where(same, values[:-step, ...], 0.0)])
+            step *= 2
+        wanted = ns.arange(n, dtype=keys.dtype)
+        last = ns.searchsorted(keys, wanted, side='right') - 1
+        last = ns.where(last < 0, 0, last)  # (r before every key: absent)
+        present = self.reshape(ns.take(keys, last) == wanted, (n,) + ones)
+        return ns.where(present, ns.take(values, last, axis=0), 0.0)
+
+    def nonzero(self, mask):
+        """The integer arrays of a boolean mask's True places."""
+        return self.ns.nonzero(mask)
+
+    def wrap_index(self, idx, side: int, axis: int):
+        """An integer index array into an axis of length `side`, negative
+        entries wrapped. An entry outside [-side, side) is an IndexError,
+        as in NumPy (some libraries' `take` would wrap it or, as a flat
+        position, pick another element without a word)."""
+        if bool(self.ns.any((idx < -side) | (idx >= side))):
+            raise IndexError(_out_of_bounds(tuple(idx.shape), side,
+                                            axis))
+        return self.ns.where(idx < 0, idx + side, idx)
+
+    def _take_advanced(self, x, index):
+        """x[index] for integer arrays and boolean masks anywhere (NumPy's
+        rules), as one `take` along the indexed axes flattened into one:
+        masks become their `nonzero` arrays, an int beside arrays a 0-d
+        array, None a new axis; the broadcast arrays give flat positions
+        into those axes; the result's broadcast axes go where the arrays
+        stood when they were adjacent, first otherwise."""
+        ns = self.ns
+        items = _spell_out(_expand_masks(self, index), x.ndim)
+        for k, i in enumerate(items):       # None: a new axis of x
+            if i is None or isinstance(i, _NewAxis):
+                x = ns.expand_dims(x, axis=k)
+        items = tuple(slice(None) if i is None else
+                      i.index if isinstance(i, _NewAxis) else i
+                      for i in items)
+        picked = [k for k, i in enumerate(items) if not isinstance(i, slice)]
+        x = self.getitem(x, tuple(i if isinstance(i, slice) else slice(None)
+                                  for i in items))
+        sides = [x.shape[k] for k in picked]
+        arrays = ns.broadcast_arrays(*[
+            ns.asarray(items[k]) if isinstance(items[k], int) else items[k]
+            for k in picked])
+        flat = None
+        for axis, side, idx in zip(picked, sides, arrays):  # C order
+            idx = self.wrap_index(idx, side, axis)
+            flat = idx if flat is None else flat * side + idx
+        others = [k for k in range(x.ndim) if k not in picked]
+        x = ns.permute_dims(x, tuple(picked + others))
+        x = self.reshape(x, (math.prod(sides),) +
+                         tuple(x.shape[len(picked):]))
+        out = ns.take(x, self.reshape(flat, (-1,)), axis=0)
+        out = self.reshape(out, tuple(flat.shape) + tuple(x.shape[1:]))
+        if picked != list(range(picked[0], picked[-1] + 1)) or not picked[0]:
+            return out                          # not adjacent: in front
+        nb, before = flat.ndim, picked[0]
+        return ns.permute_dims(out, tuple(range(nb, nb + before)) +
+                               tuple(range(nb)) +
+                               tuple(range(nb + before, out.ndim)))
 
     def einsum(self, subscripts: str, *operands):
         """Einstein summation by broadcasting and summing (no repeated
@@ -108,7 +225,7 @@ class Backend:
         for sub, x in zip(inputs, operands):
             present = [c for c in letters if c in sub]
             x = self.ns.permute_dims(x, tuple(sub.index(c) for c in present))
-            x = self.ns.reshape(x, tuple(
+            x = self.reshape(x, tuple(
                 x.shape[present.index(c)] if c in sub else 1 for c in letters))
             total = x if total is None else total * x
         summed = tuple(i for i, c in enumerate(letters) if c not in output)
@@ -193,6 +310,120 @@ class DaskBackend(Backend):
         (`dask.persist`), so a graph built on it starts from them."""
         import dask
         return dask.persist(*arrays)
+
+    def synchronize(self, *arrays) -> None:
+        """Compute `arrays` (nothing runs until then); no arrays, no work
+        is pending."""
+        if arrays:
+            self.materialize(*arrays)
+
+    def reshape(self, x, shape, copy=None):
+        """Dask reshapes only where chunks split or merge evenly; elsewhere
+        the axes after the first, then all axes, go in one chunk first."""
+        for whole in ((), tuple(range(1, x.ndim)), tuple(range(x.ndim))):
+            try:
+                return self.ns.reshape(x.rechunk({i: -1 for i in whole})
+                                       if whole else x, shape, copy=copy)
+            except NotImplementedError:
+                if len(whole) == x.ndim:
+                    raise
+
+    def nonzero(self, mask):
+        """A mask's True places, computed at once: they fix the shape of
+        what the mask picks, which a graph must know when it is built."""
+        import dask.array as da
+        return tuple(da.from_array(i) for i in np.nonzero(to_host(mask)))
+
+    def wrap_index(self, idx, side: int, axis: int):
+        """(checked when computed: the index stays lazy)"""
+        idx = idx.map_blocks(_check_bounds, side, axis, tuple(idx.shape),
+                             dtype=idx.dtype)
+        return self.ns.where(idx < 0, idx + side, idx)
+
+    def take_along_axis(self, x, indices, axis: int = -1):
+        """x picked at `indices` (x's shape but along `axis`) along `axis`,
+        as one `take` of flat positions (Dask has no take_along_axis)."""
+        ns = self.ns
+        x, indices = ns.moveaxis(x, axis, -1), ns.moveaxis(indices, axis, -1)
+        n, lead = x.shape[-1], tuple(indices.shape[:-1])
+        starts = self.reshape(ns.arange(math.prod(lead)) * n, lead + (1,))
+        flat = self.reshape(self.wrap_index(indices, n, axis) + starts,
+                            (-1,))
+        picked = ns.take(self.reshape(x, (-1,)), flat)
+        picked = self.reshape(picked, tuple(indices.shape))
+        return ns.moveaxis(picked, -1, axis)
+
+    @property
+    def linalg(self):
+        return DaskLinalg(self.ns.linalg)
+
+
+class DaskLinalg:
+    """`xp.linalg` for Dask: the chunks' own library's function on the whole
+    (batched) array in one lazy task. Dask's own linalg takes 2-D arrays
+    only, has no det or slogdet, and its cholesky returns the upper
+    factor. Anything else comes from array-api-compat's Dask linalg."""
+
+    def __init__(self, linalg):
+        self._linalg = linalg
+
+    def __getattr__(self, name):
+        return getattr(self._linalg, name)
+
+    def inv(self, a):
+        return _linalg_task('inv', tuple(a.shape), a)
+
+    def cholesky(self, a, upper: bool = False):
+        lower = _linalg_task('cholesky', tuple(a.shape), a)
+        return self._linalg.matrix_transpose(lower) if upper else lower
+
+    def det(self, a):
+        return _linalg_task('det', tuple(a.shape[:-2]), a)
+
+    def slogdet(self, a):
+        from array_api_compat.dask.array.linalg import SlogdetResult
+        return SlogdetResult(_linalg_task('slogdet', tuple(a.shape[:-2]), a,
+                                          part=0),
+                             _linalg_task('slogdet', tuple(a.shape[:-2]), a,
+                                          part=1))
+
+    def solve(self, a, b):
+        if b.ndim == 1:
+            shape = tuple(a.shape[:-1])
+        else:
+            shape = (np.broadcast_shapes(tuple(a.shape[:-2]),
+                                         tuple(b.shape[:-2])) +
+                     tuple(b.shape[-2:]))
+        return _linalg_task('solve', shape, a, b)
+
+
+def _out_of_bounds(shape: tuple, side: int, axis: int) -> str:
+    return (f'an index (of shape {shape}) is out of bounds for axis {axis} '
+            f'with size {side}')
+
+
+def _check_bounds(block, side: int, axis: int, shape: tuple):
+    """A Dask block of an index, refused if an entry is out of bounds."""
+    if ((block < -side) | (block >= side)).any():
+        raise IndexError(_out_of_bounds(shape, side, axis))
+    return block
+
+
+def _linalg_task(name: str, shape: tuple, *arrays, part=None):
+    """The linalg function `name` of the chunks' library on whole arrays,
+    as one Dask task whose result has `shape` (`part`: of a tuple)."""
+    import dask
+    import dask.array as da
+    return da.from_delayed(dask.delayed(_whole_linalg)(name, part, *arrays),
+                           shape=shape, dtype=arrays[0].dtype,
+                           meta=arrays[0]._meta)
+
+
+def _whole_linalg(name, part, *arrays):
+    import array_api_compat
+    result = getattr(array_api_compat.array_namespace(*arrays).linalg,
+                     name)(*arrays)
+    return result if part is None else result[part]
 
 
 DTYPES = ('float16', 'float32', 'float64', 'float128', 'complex64',
@@ -368,18 +599,60 @@ def _is_basic(index) -> bool:
                for i in items)
 
 
-def _full_index(index) -> tuple:
-    """The index as a tuple that names every axis: a trailing ... added
-    where it has none (NumPy's implicit full slices, spelled out)."""
-    items = index if isinstance(index, tuple) else (index,)
-    if any(i is Ellipsis for i in items):
-        return items
-    return items + (Ellipsis,)
+class _NewAxis:
+    """A 0-d boolean mask: a new axis of length 1, indexed by `index` (an
+    integer array: [0] where the mask is True, [] where it is False)."""
+
+    def __init__(self, index):
+        self.index = index
+
+
+def _expand_masks(bk, index) -> tuple:
+    """The index as a tuple, each boolean mask replaced by the integer
+    arrays of its True places (one per axis it spans)."""
+    items = []
+    for i in (index if isinstance(index, tuple) else (index,)):
+        dtype = getattr(i, 'dtype', None)
+        if dtype is None or dtype != bk.bool:
+            items.append(i)
+        elif len(i.shape) == 0:
+            items.append(_NewAxis(bk.nonzero(bk.reshape(i, (1,)))[0]))
+        else:
+            items.extend(bk.nonzero(i))
+    return tuple(items)
+
+
+def _spell_out(items: tuple, ndim: int) -> tuple:
+    """Index items, one per axis of the result's source: ... and the
+    implicit trailing axes as full slices (None and new axes stay)."""
+    used = sum(1 for i in items
+               if i is not None and i is not Ellipsis and
+               not isinstance(i, _NewAxis))
+    k = next((k for k, i in enumerate(items) if i is Ellipsis), len(items))
+    return (items[:k] + (slice(None),) * (ndim - used) + items[k + 1:])
+
+
+def _forward_steps(index, shape: tuple):
+    """A basic index with every step positive, and the result's axes to
+    flip: x[4:0:-2] is flip(x[2:5:2]) (some libraries refuse steps < 0)."""
+    items = _spell_out(index if isinstance(index, tuple) else (index,),
+                       len(shape))
+    out, flips, axis, result_axis = [], [], 0, 0
+    for i in items:
+        if isinstance(i, slice) and i.step is not None and i.step < 0:
+            picked = range(shape[axis])[i]
+            i = (slice(picked[-1], picked[0] + 1, -i.step) if len(picked)
+                 else slice(0, 0))
+            flips.append(result_axis)
+        out.append(i)
+        axis += i is not None
+        result_axis += not isinstance(i, int)
+    return tuple(out), tuple(flips)
 
 
 def _integer_axis(ns, index, shape):
     """(axis, idx) for an index made of full slices (or ...) and one 1-D
-    integer array, its negative entries wrapped; None for any other index."""
+    integer array; None for any other index."""
     items, ndim = (index if isinstance(index, tuple) else (index,)), len(shape)
     if any(i is None for i in items):
         return None
@@ -395,7 +668,7 @@ def _integer_axis(ns, index, shape):
     if (len(getattr(idx, 'shape', ())) != 1 or
             not ns.isdtype(idx.dtype, 'integral')):
         return None
-    return axis, ns.where(idx < 0, idx + shape[axis], idx)
+    return axis, idx
 
 
 def parse_einsum(subscripts: str, count: int):

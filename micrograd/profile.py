@@ -10,6 +10,12 @@ feeding, fitting gradients, adding chunks up): the share column adds up to
 100% of the step. With chunks on several workers the rule times are summed
 over the threads (they can exceed the step's wall time).
 
+Before every clock read the backend synchronises the device
+(`Backend.synchronize`): CuPy and PyTorch on CUDA queue their kernels and
+return at once, so a rule's time is its kernels' time. On Dask the
+forward and backward times include computing the root and the gradients;
+a rule's time is the time to add its tasks to the graph.
+
 The rules are timed through copies of the graph's `Op` records, which the
 graph's nodes point at while it runs; the library's records are never
 changed. `python -m cProfile -s tottime` shows the same rules by name.
@@ -28,12 +34,16 @@ from .engine import Value
 KINDS = ('forward', 'backward')
 
 
-def _timed(rule, times: dict, name: str, kind: str, lock):
+def _timed(rule, times: dict, name: str, kind: str, lock, synchronize):
     """`rule`, adding its calls, time and the bytes it returns to
-    times[name, kind] = [calls, seconds, bytes] (of the current run)."""
+    times[name, kind] = [calls, seconds, bytes] (of the current run). The
+    device is synchronised before each clock read (GPU kernels run after
+    the call that queues them returns)."""
     def timed_rule(*args, **kwargs):
+        synchronize()
         start = time.perf_counter()
         result = rule(*args, **kwargs)
+        synchronize()
         seconds = time.perf_counter() - start
         out = 0
         for array in (result if isinstance(result, (tuple, list))
@@ -61,16 +71,18 @@ def profile(root: Value, file=None, repeats: int = 5, **feeds) -> dict:
         raise ValueError(f'profile: repeats must be a positive int, got '
                          f'{repeats!r}')
     topo = root.topo()
+    synchronize = root.bk.synchronize
     lock = threading.Lock()
     times = defaultdict(lambda: [0, 0.0, 0])
     timed = {}                          # op record -> its timed copy
     for node in topo:
         if node.op is not None and node.op not in timed:
             op = copy.copy(node.op)     # (not registered in OPS)
-            op.forward = _timed(op.forward, times, op.name, 'forward', lock)
+            op.forward = _timed(op.forward, times, op.name, 'forward', lock,
+                                synchronize)
             if op.backward is not None:
                 op.backward = _timed(op.backward, times, op.name,
-                                     'backward', lock)
+                                     'backward', lock, synchronize)
             timed[node.op] = op
     originals = [(node, node.op) for node in topo if node.op is not None]
     executor = root.executor
@@ -82,10 +94,13 @@ def profile(root: Value, file=None, repeats: int = 5, **feeds) -> dict:
             root.executor = executor.rebuild()
         for run in range(repeats + 1):  # run 0: warm-up (writes the code)
             times.clear()
+            synchronize()
             start = time.perf_counter()
             root.forward(**feeds)
+            synchronize(root.data)      # (lazy arrays: computed here)
             middle = time.perf_counter()
             root.backward()
+            synchronize(*[n.grad for n in topo if n.grad is not None])
             end = time.perf_counter()
             if run:
                 runs.append({key: tuple(v) for key, v in times.items()})

@@ -605,11 +605,6 @@ REFLECTED_ARRAY_STRICT = (
     "array_api_strict's operators raise TypeError on a non-Array operand "
     "instead of returning NotImplemented, so `strict_array + Value` never "
     "reaches Value.__radd__ (NumPy reaches it through __array_ufunc__)")
-GENERIC_INDEX_STRICT = (
-    "the generic (non-NumPy) getitem gradient supports basic indices and one "
-    "1-D integer array with full slices elsewhere; {} need NumPy's add.at")
-
-
 # ---- arithmetic: functions and operators, two broadcastable inputs
 
 def _pow_num(x, p):
@@ -1142,13 +1137,10 @@ add_row('x[1-D int array]', _subscript, ['getitem'],
         torch=torch_getitem, uses=['__getitem__'])
 add_row('x[int arrays]', _subscript, ['getitem'],
         specs=advanced_index_specs(), examples=ADVANCED_INDEX_EXAMPLES,
-        torch=torch_getitem, uses=['__getitem__'],
-        strict=GENERIC_INDEX_STRICT.format(
-            'several or multi-dimensional integer arrays, or ints beside them,'))
+        torch=torch_getitem, uses=['__getitem__'])
 add_row('x[boolean mask]', _subscript, ['getitem'], specs=mask_index_specs(),
         examples=MASK_INDEX_EXAMPLES, torch=torch_getitem,
-        uses=['__getitem__'],
-        strict=GENERIC_INDEX_STRICT.format('boolean masks'))
+        uses=['__getitem__'])
 
 
 # ---- more elementwise functions
