@@ -240,7 +240,7 @@ class DataParallelPlan(Executor):
             # to one worker, fetched from there by the others (a broadcast
             # would wait forever on a worker lost in the meantime)
             params = client.scatter([arrays], hash=False)[0]
-            sent = nbytes * len(self.client.scheduler_info()['workers'])
+            sent = nbytes * len(client.scheduler_info()['workers'])
         prefix = f'micrograd-{run.id}-{step}'
         if not self.persisted:
             parts = client.compute(parts)
