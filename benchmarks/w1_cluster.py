@@ -24,8 +24,8 @@ gradient):
   chunk), then Adam.
 
 Prints one JSON line per setup: seconds per step (median after one warm-up
-step), CPU seconds per step of all its processes (client, scheduler and
-workers; on a loaded machine the wall time grows, this much less), peak
+step), CPU seconds per timed step of all its processes (client, scheduler
+and workers; on a loaded machine the wall time grows, this less), peak
 resident memory per process (VmHWM, MiB), tasks per step, bytes moved per
 step, and the final loss; first and last a line with the machine's load.
 """
@@ -115,8 +115,12 @@ def w1_graph():
         params
 
 
-def timed(step, steps: int) -> float:
-    step()                                   # warm-up: code written, data in
+def timed(step, steps: int, then=None) -> float:
+    """The median seconds of `steps` calls of step(), after one warm-up
+    call (code written, data in), then `then()` if given."""
+    step()
+    if then is not None:
+        then()
     times = []
     for _ in range(steps):
         start = time.perf_counter()
@@ -159,10 +163,10 @@ def one_process(folder: str, steps: int, **_) -> dict:
     def step():
         loss.forward(x=X, y=y)
         opt.step()
+    start = {}
     with keep_freed_memory():
-        cpu = _cpu()
-        seconds = timed(step, steps)
-        cpu = (_cpu() - cpu) / (steps + 1)
+        seconds = timed(step, steps, lambda: start.update(cpu=_cpu()))
+        cpu = (_cpu() - start['cpu']) / steps
     return {'setup': 'one process, chunked, 2 threads, rows in memory',
             's_per_step': round(seconds, 4), 'cpu_s_per_step': round(cpu, 3),
             'peak_mib': [round(_peak())], 'tasks_per_step': 0,
@@ -196,12 +200,14 @@ def on_cluster(folder: str, steps: int, workers: int, quiet=False,
         def step():
             loss.forward()
             opt.step()
-        step()                  # the workers build their graphs
-        before = sum(client.run(_moved).values())
-        cpu = _cpu() + sum(client.run(_cpu).values())
-        seconds = timed(step, steps)
-        cpu = (_cpu() + sum(client.run(_cpu).values()) - cpu) / (steps + 1)
-        between = (sum(client.run(_moved).values()) - before) / (steps + 1)
+        start = {}
+
+        def counters():             # after the warm-up (graphs built)
+            start['moved'] = sum(client.run(_moved).values())
+            start['cpu'] = _cpu() + sum(client.run(_cpu).values())
+        seconds = timed(step, steps, counters)
+        cpu = (_cpu() + sum(client.run(_cpu).values()) - start['cpu']) / steps
+        between = (sum(client.run(_moved).values()) - start['moved']) / steps
         info = stats(loss)
         # the parameters go out with the tasks; one sum comes back to the
         # client; the workers send each other partial sums
@@ -241,8 +247,8 @@ def ddp(folder: str, steps: int, ddp_rows: int, world: int = 2, **_) -> dict:
     return {'setup': f'PyTorch DDP, gloo, {world} processes x 1 thread, '
                      f'{ddp_rows or "all"}-row chunks',
             's_per_step': ranks[0]['s_per_step'],
-            'cpu_s_per_step': round(sum(r['cpu'] for r in ranks) /
-                                    (steps + 1), 3),
+            'cpu_s_per_step': round(sum(r['cpu'] for r in ranks) / steps,
+                                    3),
             'peak_mib': [r['peak_mib'] for r in ranks],
             'tasks_per_step': 0,
             # a ring all-reduce: each process sends and receives the
@@ -285,9 +291,9 @@ def _ddp_rank(rank, world, folder, steps, chunk, port, out):
                 local += loss.item()
             box['local'] = local / world
             opt.step()
-        cpu = _cpu()
-        seconds = timed(step, steps)
-        cpu = _cpu() - cpu
+        start = {}
+        seconds = timed(step, steps, lambda: start.update(cpu=_cpu()))
+        cpu = _cpu() - start['cpu']
         loss = torch.tensor([box['local']], dtype=torch.float64)
         dist.all_reduce(loss)
         with open(os.path.join(out, f'{rank}.json'), 'w') as f:

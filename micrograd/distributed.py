@@ -52,6 +52,7 @@ from .executor import Executor
 __all__ = ['data_parallel', 'batches', 'stats', 'release']
 
 EMBED_BYTES = 16 << 20      # parameters x partitions up to this: in the tasks
+WATCH_SECONDS = 1.0         # a step checks this often for lost workers
 
 
 def _dask():
@@ -244,13 +245,15 @@ class DataParallelPlan(Executor):
         prefix = f'micrograd-{run.id}-{step}'
         if not self.persisted:
             parts = client.compute(parts)
-        # each partition's task where the partition is (Dask would move
-        # some to an idle worker, and drop the copy again after the step)
+        # each partition's task only where the partition is: Dask's work
+        # stealing would move some (25 MB each in W1) to the other worker
+        # and drop the copy again after the step, every step
         where = client.who_has(parts) if self.persisted else {}
         level = [client.submit(_partition_step, run, params, part,
                                key=f'{prefix}-part-{i}', pure=False,
                                **_near(where.get(part.key)))
                  for i, part in enumerate(parts)]
+        pinned = {w for part in parts for w in where.get(part.key, ())}
         height = 0
         while len(level) > 1:           # a tree of pairwise sums
             height += 1
@@ -259,7 +262,15 @@ class DataParallelPlan(Executor):
                                    pure=False) if i + 1 < len(level)
                      else level[i] for i in range(0, len(level), 2)]
         try:
-            return level[0].result()
+            while True:
+                try:
+                    return level[0].result(timeout=WATCH_SECONDS)
+                except TimeoutError:
+                    # a task pinned to a lost worker would wait forever
+                    alive = set(client.scheduler_info()['workers'])
+                    if pinned - alive:
+                        client.cancel(level)
+                        raise _WorkerLost(f'lost {sorted(pinned - alive)}')
         finally:
             self.last = {'partitions': len(parts),
                          'tasks': 2 * len(parts) - 1,
@@ -349,9 +360,14 @@ def release(loss) -> None:
 
 
 def _near(holders) -> dict:
-    """submit's arguments to run a task on one of `holders`, if any."""
-    return {'workers': list(holders), 'allow_other_workers': True} \
+    """submit's arguments to run a task only on one of `holders`, if any
+    (the step watches for a lost one)."""
+    return {'workers': list(holders), 'allow_other_workers': False} \
         if holders else {}
+
+
+class _WorkerLost(RuntimeError):
+    """A worker that held a partition of the step is gone."""
 
 
 def _lost_errors():
@@ -362,7 +378,7 @@ def _lost_errors():
     from distributed.comm import CommClosedError
     from distributed.scheduler import KilledWorker
     return (KilledWorker, CommClosedError, concurrent.futures.CancelledError,
-            asyncio.CancelledError)
+            asyncio.CancelledError, _WorkerLost)
 
 
 def _blocks(name, value, node, count):
