@@ -16,14 +16,18 @@
 
 The parameters live on the client; the data stays on the workers, one
 partition per Dask partition (persisted when it fits in half the cluster's
-memory, else read again from its source every step). Each worker calls
+memory, in equal runs of neighbouring partitions per worker; else read
+again from its source every step). Each worker calls
 `build` once per run and keeps the graph, `chunked`, for the run. A step
-sends the parameters to every worker once (`scatter`, broadcast), runs one
-task per partition (the row-chunked forward and backward of the graph on
+sends the parameters with the tasks (in each task while they are small,
+else scattered once and fetched by the workers), runs one task per
+partition (the row-chunked forward and backward of the graph on
 that partition: its loss sum, gradient sums and row count) and adds the
 results up in a tree of `P - 1` tasks; the client divides by the rows (for
 a mean) and fills `.grad` of its parameters, which any optimiser reads. The
-task graph of a step has the same size at every step.
+task graph of a step has the same size at every step. While a worker runs
+a step, malloc keeps a few chunks' arrays for the next chunk (Dask's
+workers otherwise give every freed array back to the system).
 
 A mean over all rows is the mean of the partitions' means weighted by their
 rows, so the numbers are those of `chunked` on all the rows in memory (to
@@ -41,11 +45,14 @@ from collections import OrderedDict
 import numpy as np
 
 from .checks import FeedError
-from .chunked import chunked, batch_analysis
+from .chunked import chunked, batch_analysis, _environ_int, _mallopt
 from .engine import Value, prepare
 from .executor import Executor
 
 __all__ = ['data_parallel', 'batches', 'stats', 'release']
+
+EMBED_BYTES = 16 << 20      # parameters x partitions up to this: in the tasks
+WATCH_SECONDS = 1.0         # a step checks this often for lost workers
 
 
 def _dask():
@@ -171,8 +178,13 @@ class DataParallelPlan(Executor):
         self.persisted = persist
         self.nbytes = nbytes
         if persist:         # loaded once, here: a step only reads them
-            self.parts = [distributed.futures_of(p)[0]
-                          for p in client.persist(parts)]
+            # in equal runs of partitions per worker (Dask would put them
+            # where a worker is free: 5 and 3 of 8, a step as slow as 5);
+            # neighbours share a worker, so the first sums need no transfer
+            names = sorted(workers)
+            self.parts = [distributed.futures_of(client.persist(
+                part, workers=[names[i * len(names) // len(parts)]],
+                allow_other_workers=True))[0] for i, part in enumerate(parts)]
             distributed.wait(self.parts)
         else:
             self.parts = parts
@@ -221,17 +233,27 @@ class DataParallelPlan(Executor):
         """Submit one step's tasks; returns (loss sum, gradient sums, rows)."""
         client, run, step = self.client, self.run, next(self.steps)
         arrays = [np.ascontiguousarray(p.data) for p in self.leaves]
-        params = client.scatter([arrays], broadcast=True, hash=False)[0]
+        nbytes = sum(a.nbytes for a in arrays)
+        if nbytes * len(parts) <= EMBED_BYTES:
+            # in each partition's task: no round trip before the step
+            params, sent = arrays, nbytes * len(parts)
+        else:
+            # to one worker, fetched from there by the others (a broadcast
+            # would wait forever on a worker lost in the meantime)
+            params = client.scatter([arrays], hash=False)[0]
+            sent = nbytes * len(client.scheduler_info()['workers'])
         prefix = f'micrograd-{run.id}-{step}'
         if not self.persisted:
             parts = client.compute(parts)
-        # each partition's task where the partition is (Dask would move
-        # some to an idle worker, and drop the copy again after the step)
+        # each partition's task only where the partition is: Dask's work
+        # stealing would move some (25 MB each in W1) to the other worker
+        # and drop the copy again after the step, every step
         where = client.who_has(parts) if self.persisted else {}
         level = [client.submit(_partition_step, run, params, part,
                                key=f'{prefix}-part-{i}', pure=False,
                                **_near(where.get(part.key)))
                  for i, part in enumerate(parts)]
+        pinned = {w for part in parts for w in where.get(part.key, ())}
         height = 0
         while len(level) > 1:           # a tree of pairwise sums
             height += 1
@@ -240,11 +262,20 @@ class DataParallelPlan(Executor):
                                    pure=False) if i + 1 < len(level)
                      else level[i] for i in range(0, len(level), 2)]
         try:
-            return level[0].result()
+            while True:
+                try:
+                    return level[0].result(timeout=WATCH_SECONDS)
+                except TimeoutError:
+                    # a task pinned to a lost worker would wait forever
+                    alive = set(client.scheduler_info()['workers'])
+                    if pinned - alive:
+                        client.cancel(level)
+                        raise _WorkerLost(f'lost {sorted(pinned - alive)}')
         finally:
             self.last = {'partitions': len(parts),
                          'tasks': 2 * len(parts) - 1,
-                         'parameter bytes': sum(a.nbytes for a in arrays)}
+                         'parameter bytes': nbytes,
+                         'parameter bytes sent': sent}
             del params, level, parts
 
     def rebuild(self):
@@ -314,9 +345,11 @@ def batches(loss, partitions: int = 1, shuffle: bool = True, seed=0):
 
 def stats(loss) -> dict:
     """The last step: partitions, tasks (one per partition plus the sums;
-    streamed data adds the tasks that read it) and the parameters' bytes
-    (sent once to each worker; the gradient sums coming back are as large),
-    whether the data is persisted, and its bytes."""
+    streamed data adds the tasks that read it), the parameters' bytes and
+    the bytes sent of them (in every partition's task while that is at most
+    EMBED_BYTES, else once to each worker; the gradient sums coming back
+    are as large as the parameters), whether the data is persisted, and its
+    bytes."""
     plan = _plan(loss)
     return dict(plan.last, persisted=plan.persisted, data_bytes=plan.nbytes)
 
@@ -327,9 +360,14 @@ def release(loss) -> None:
 
 
 def _near(holders) -> dict:
-    """submit's arguments to run a task on one of `holders`, if any."""
-    return {'workers': list(holders), 'allow_other_workers': True} \
+    """submit's arguments to run a task only on one of `holders`, if any
+    (the step watches for a lost one)."""
+    return {'workers': list(holders), 'allow_other_workers': False} \
         if holders else {}
+
+
+class _WorkerLost(RuntimeError):
+    """A worker that held a partition of the step is gone."""
 
 
 def _lost_errors():
@@ -340,7 +378,7 @@ def _lost_errors():
     from distributed.comm import CommClosedError
     from distributed.scheduler import KilledWorker
     return (KilledWorker, CommClosedError, concurrent.futures.CancelledError,
-            asyncio.CancelledError)
+            asyncio.CancelledError, _WorkerLost)
 
 
 def _blocks(name, value, node, count):
@@ -416,16 +454,18 @@ class _Replica:
                              f'on a worker ({shapes}) than on the client '
                              f'({run.shapes}); it must make the same graph '
                              'every time')
-        self.kind = batch_analysis(self.root)[1]
-        # (no keep_freed_memory: a worker's memory is managed by Dask)
+        _, self.kind, width = batch_analysis(self.root)
         chunked(self.root, rows=run.rows, workers=run.threads)
+        # the widest array of a chunk: malloc keeps a few of them for reuse
+        self.memory = _ChunkMemory(self.root.executor.rows * max(width, 1),
+                                   run.threads)
         self.lock = threading.Lock()
 
     def step(self, params, part):
         rows = len(next(iter(part.values())))
         if rows == 0:
             return 0.0, [None] * len(self.leaves), 0
-        with self.lock:
+        with self.lock, self.memory:
             for leaf, array in zip(self.leaves, params):
                 leaf.data = array
             self.root.forward(**part)
@@ -434,6 +474,58 @@ class _Replica:
             grads = [None if p.grad is None else p.grad * scale
                      for p in self.leaves]
         return total, grads, rows
+
+
+class _ChunkMemory:
+    """`with memory:` a step on a worker: glibc's malloc serves arrays up to
+    twice a chunk's widest array from its heap and keeps up to 16 of them
+    (per thread) free for the next chunk; on exit the worker's own
+    settings are back and the next free hands the memory to the system.
+
+    Dask starts its workers with MALLOC_TRIM_THRESHOLD_=65536 (so that
+    freed memory goes back to the system): with it every chunk's arrays
+    are mapped and faulted in again (W1: 127,000 page faults, half the time
+    of a step). The partitions themselves stay mapped apart and are given
+    back when freed: a worker holds its partitions plus a few chunks, under
+    any memory_limit (the kept memory is capped at 1/16 of it)."""
+    _depth = 0
+    _lock = threading.Lock()
+
+    def __init__(self, chunk_bytes: int, threads: int):
+        self.mmap = min(32 << 20, max(128 << 10, 2 * chunk_bytes))
+        keep = 16 * threads * self.mmap
+        limit = _memory_limit()
+        if limit:
+            keep = min(keep, limit // 16)
+        self.trim = max(128 << 10, keep)
+        self.mallopt = _mallopt()           # None: not glibc, nothing done
+
+    def __enter__(self):
+        with _ChunkMemory._lock:
+            mallopt = self.mallopt
+            if mallopt is not None and _ChunkMemory._depth == 0:
+                # M_MMAP_THRESHOLD = -3, M_TRIM_THRESHOLD = -1
+                mallopt(-3, self.mmap)
+                mallopt(-1, self.trim)
+            _ChunkMemory._depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        with _ChunkMemory._lock:
+            _ChunkMemory._depth -= 1
+            mallopt = self.mallopt
+            if mallopt is not None and _ChunkMemory._depth == 0:
+                mallopt(-3, _environ_int('MALLOC_MMAP_THRESHOLD_', 128 << 10))
+                mallopt(-1, _environ_int('MALLOC_TRIM_THRESHOLD_', 128 << 10))
+
+
+def _memory_limit() -> int | None:
+    """This Dask worker's memory_limit in bytes (None: none or no worker)."""
+    try:
+        from distributed import get_worker
+        return get_worker().memory_manager.memory_limit or None
+    except (ImportError, ValueError, AttributeError):
+        return None
 
 
 def _replica(run) -> _Replica:

@@ -314,3 +314,66 @@ def test_the_demo_starts_a_local_cluster(tmp_path):
                subprocess=True)
     assert 'on 2 Dask workers, 4 partitions' in out
     assert len(table(out)) == 11 and 'coverage' in table(out)[1]
+
+
+def _faults() -> int:
+    """This process's minor page faults so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def test_a_worker_reuses_the_memory_of_its_chunks(client):
+    # Dask starts its workers with MALLOC_TRIM_THRESHOLD_=65536: freed
+    # arrays go back to the system, and each chunk's arrays (here 1 MiB
+    # each, 13 chunks a partition) would be faulted in again, page by page
+    X, y = rows(400_000)
+    loss, model = data_parallel(quantile_graph, {'x': X, 'y': y}, client,
+                                partitions=2)
+    loss.forward()
+    before = client.run(_faults)
+    for _ in range(3):
+        loss.forward()
+    after = client.run(_faults)
+    per_step = max(after[w] - before[w] for w in before) / 3
+    chunk_pages = 2**20 // 4096
+    # a chunk's arrays are faulted in at most once a step, not 13 times
+    assert per_step < 4 * chunk_pages, per_step
+    release(loss)
+
+
+def test_persisted_partitions_are_spread_evenly(client):
+    X, y = rows(8000)
+    for partitions in (8, 7):
+        loss, model = data_parallel(quantile_graph, {'x': X, 'y': y}, client,
+                                    partitions=partitions)
+        plan = loss.executor
+        held = client.who_has(plan.parts)
+        counts = sorted(sum(1 for f in plan.parts if w in held[f.key])
+                        for w in client.scheduler_info()['workers'])
+        assert counts == [partitions // 2, partitions - partitions // 2]
+        # neighbours share a worker: the first sums need no transfer
+        first = [held[f.key][0] for f in plan.parts]
+        assert first == sorted(first)
+        release(loss)
+
+
+def test_large_parameters_are_scattered_once_not_sent_in_each_task(
+        client, monkeypatch):
+    import micrograd.distributed as md
+    X, y = rows(600)
+    expected = reference(quantile_graph, X, y, 3)
+    loss, model = data_parallel(quantile_graph, {'x': X, 'y': y}, client,
+                                partitions=4)
+    opt = Adam(model.parameters(), learning_rate=0.01)
+    size = sum(p.data.nbytes for p in model.parameters())
+    loss.forward()
+    assert stats(loss)['parameter bytes sent'] == 4 * size     # in the tasks
+    monkeypatch.setattr(md, 'EMBED_BYTES', 0)
+    loss, model = data_parallel(quantile_graph, {'x': X, 'y': y}, client,
+                                partitions=4)
+    opt = Adam(model.parameters(), learning_rate=0.01)
+    for step in range(3):
+        loss.forward()
+        opt.step()
+        assert_same(loss, model, expected[step], 1e-6)
+    assert stats(loss)['parameter bytes sent'] == 2 * size     # one a worker
+    release(loss)
