@@ -435,11 +435,17 @@ class Plan(Executor):
                                      _broadcast(gshape[j], shape))
                 else:                   # Free: the gradient is used up
                     lines.append(f'    del g{step.node}')
-        lines = []
-        groups.append(lines)
-        grads = []
-        for i, reached in self.backward_steps.leaves:
-            value = (f'g{i}' if reached else
+        groups.append(self._hand_out(
+            data, last, in_locals,
+            {i for i, reached in self.backward_steps.leaves if reached}))
+        return groups
+
+    def _hand_out(self, data, last, in_locals, reached) -> list:
+        """The lines that end the backward code: each leaf gets its gradient
+        (zeros where none reached it), as N[i].grad or returned."""
+        lines, grads = [], []
+        for i, _ in self.backward_steps.leaves:
+            value = (f'g{i}' if i in reached else
                      f'xp.zeros({data(i)}.shape, dtype={data(i)}.dtype)')
             grads.append(value)
             if not in_locals:
@@ -449,7 +455,7 @@ class Plan(Executor):
                          f'({"".join(g + ", " for g in grads)})')
         else:
             lines.append(f'    N[{last}].grad = seed')
-        return groups
+        return lines
 
 
 # ---- the schedule: what the generated code does, as data ------------------

@@ -984,16 +984,4 @@ class FusedPlan(Plan):
             for j in parents:
                 accumulate(j, f't{j}_')
             lines += [f'    del g{i}' for i in arriving if i != last]
-        grads = []
-        for i, _ in self.backward_steps.leaves:
-            value = (f'g{i}' if i in reached else
-                     f'xp.zeros({data(i)}.shape, dtype={data(i)}.dtype)')
-            grads.append(value)
-            if not in_locals:
-                lines.append(f'    N[{i}].grad = {value}')
-        if in_locals:
-            lines.append(f'    return {self._ref(last)}, '
-                         f'({"".join(g + ", " for g in grads)})')
-        else:
-            lines.append(f'    N[{last}].grad = seed')
-        return lines
+        return lines + self._hand_out(data, last, in_locals, reached)
