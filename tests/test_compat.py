@@ -438,21 +438,23 @@ def test_original_scalar_demo_program():
                        sum(float(p.grad) ** 2 for p in layer.parameters()))
 
 
+def trace(root):
+    """The original trace_graph notebook's walk, over `_prev`."""
+    nodes, edges = set(), set()
+
+    def build(v):
+        if v not in nodes:
+            nodes.add(v)
+            for child in v._prev:
+                edges.add((child, v))
+                build(child)
+    build(root)
+    return nodes, edges
+
+
 def test_original_trace_graph_walk():
     """The original trace_graph notebook walks the graph with `_prev` and
     labels op nodes with `_op`."""
-    def trace(root):
-        nodes, edges = set(), set()
-
-        def build(v):
-            if v not in nodes:
-                nodes.add(v)
-                for child in v._prev:
-                    edges.add((child, v))
-                    build(child)
-        build(root)
-        return nodes, edges
-
     x = [Value(1.0), Value(-2.0)]
     w = [Value(0.5), Value(-0.25)]
     y = (w[0] * x[0] + w[1] * x[1]).relu()
@@ -485,15 +487,7 @@ def original_draw_dot(root, Digraph, grad_of):
     """The original trace_graph notebook's draw_dot (trace + draw_dot), with
     its label's `n.grad` read through `grad_of` (the one change the README
     gives: a constant's .grad is None)."""
-    nodes, edges = set(), set()
-
-    def build(v):
-        if v not in nodes:
-            nodes.add(v)
-            for child in v._prev:
-                edges.add((child, v))
-                build(child)
-    build(root)
+    nodes, edges = trace(root)
     dot = Digraph(format='svg', graph_attr={'rankdir': 'LR'})
     for n in nodes:
         dot.node(name=str(id(n)), shape='record',
