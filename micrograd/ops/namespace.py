@@ -101,25 +101,11 @@ class Namespace:
         return x if x.dtype == dtype else logic.astype(x, dtype)
 
     # ---- reductions --------------------------------------------------
-    @staticmethod
-    def sum(x, axis=None, keepdims=False):
-        return reduce.sum(x, axis=axis, keepdims=keepdims)
-
-    @staticmethod
-    def mean(x, axis=None, keepdims=False):
-        return reduce.mean(x, axis=axis, keepdims=keepdims)
-
-    @staticmethod
-    def max(x, axis=None, keepdims=False):
-        return reduce.max(x, axis=axis, keepdims=keepdims)
-
-    @staticmethod
-    def min(x, axis=None, keepdims=False):
-        return reduce.min(x, axis=axis, keepdims=keepdims)
-
-    @staticmethod
-    def prod(x, axis=None, keepdims=False):
-        return reduce.prod(x, axis=axis, keepdims=keepdims)
+    sum = staticmethod(reduce.sum)       # same signatures as the standard's
+    mean = staticmethod(reduce.mean)
+    max = staticmethod(reduce.max)
+    min = staticmethod(reduce.min)
+    prod = staticmethod(reduce.prod)
 
     @staticmethod
     def var(x, axis=None, correction=0.0, keepdims=False):
