@@ -167,7 +167,9 @@ class ChunkedPlan(Executor):
     def forward(self, feeds, grads):
         self.has_grads = self.stored = False
         if self._one_chunk(feeds):      # run as compile runs it
-            self.plan.forward(feeds)    # (feeds, checks, keeps activations)
+            # (feeds, checks, keeps activations; a fused small graph may
+            # fill the gradients too, which its backward then keeps)
+            self.plan.forward(feeds, grads)
             self.stored = True
             if grads:
                 self.plan.backward(None)

@@ -31,10 +31,14 @@ import heapq
 import importlib.util
 import math
 import os
+import re
 import sys
 import tempfile
 import threading
 
+import numpy as np
+
+from .checks import check_feeds, feed
 from .chunked import NotKept
 from .compile import Plan, Fit, Accumulate, _render_fit
 
@@ -539,21 +543,33 @@ class KernelWriter:
                                              len(value.shape), value.dtype)
         return term
 
-    def forward_terms(self, with_sinks):
+    def forward_terms(self, tape=None):
         """Load the inputs and write every member's forward (sinks: their
-        Reduced, unless not `with_sinks`)."""
+        Reduced). `tape` 'write': also store each member's value in the
+        array `tp` (a whole step's forward); 'read': load them from it
+        instead (its backward: nothing computed twice)."""
         for j in self.group.inputs:
             self.terms[j] = self.load(j)
         for j, literal in self.group.baked.items():
             self.terms[j] = self.trace.let(literal)
+        at = ''.join(f', i{a}' for a in range(len(self.loop)))
+        k = 0
         for i in self.group.members:
             node = self.topo[i]
             args = [self.terms[self.index[id(p)]] for p in node.parents]
-            out = node.op.forward(XP, *args, **node.meta)
             if i in self.group.sinks:
-                self.terms[i] = out
+                self.terms[i] = node.op.forward(XP, *args, **node.meta)
+                continue
+            if tape == 'read':
+                self.terms[i] = self.node_term(i, self.trace.let(
+                    f'tp[{k}{at}]'))
             else:
-                self.terms[i] = self.node_term(i, out)
+                self.terms[i] = self.node_term(
+                    i, node.op.forward(XP, *args, **node.meta))
+                if tape == 'write':
+                    self.body.append(f'tp[{k}{at}] = {self.terms[i].text}')
+            k += 1
+        return k
 
     def finish(self, out, total, count):
         """After the loop: `out` = the float64 `total` / count, in F."""
@@ -578,11 +594,15 @@ class KernelWriter:
         return '\n'.join(lines)
 
 
-def forward_kernel(topo, index, values, group, name):
-    """Source of the group's forward: returns its outputs' arrays."""
+def forward_kernel(topo, index, values, group, name, tape=False):
+    """Source of the group's forward: returns its outputs' arrays (`tape`:
+    and the members' values, for backward_kernel's `tape`)."""
     w = KernelWriter(topo, index, values, group)
-    w.forward_terms(True)
+    taped = w.forward_terms('write' if tape else None)
     outs = []
+    if tape:
+        dims = ''.join(f', n{a}' for a in range(len(w.loop)))
+        w.head.append(f'    tp = np.empty(({taped}{dims}), F)')
     for k, i in enumerate(group.outputs):
         o = f'o{k}'
         if i in group.sinks:
@@ -596,15 +616,17 @@ def forward_kernel(topo, index, values, group, name):
             w.body.append(f'{o}{_index(w.loop, w.loop)} = '
                           f'{w.terms[i].text}')
         outs.append(o)
-    return w.source(name + '_forward', outs)
+    return w.source(name + '_forward', outs + ['tp'] * tape)
 
 
-def backward_kernel(topo, index, values, group, name, reached):
+def backward_kernel(topo, index, values, group, name, reached, tape=False):
     """Source of the group's backward, given the outputs whose gradient
     arrives from outside (`reached`, in this order): returns the gradients
-    of the inputs that need one, and their node indices."""
+    of the inputs that need one, and their node indices. `tape`: the
+    members' values come from the forward's tape (its last parameter)
+    instead of being computed again."""
     w = KernelWriter(topo, index, values, group)
-    w.forward_terms(False)
+    w.forward_terms('read' if tape else None)
     grads = {}                  # member -> its gradient's Terms so far
     for i in reached:
         node = topo[i]
@@ -659,6 +681,8 @@ def backward_kernel(topo, index, values, group, name, reached):
             w.finish(o, r, '1')
         outs.append(o)
         parents.append(j)
+    if tape:
+        w.params.append('tp')
     return w.source(name + '_backward', outs), parents
 
 
@@ -718,6 +742,69 @@ def load_kernel(source: str, name: str, dtype: str):
     return getattr(module, name)
 
 
+# ---- the whole step of a small graph -----------------------------------------
+# Where every array of a graph is small, the time of a step is the calls,
+# not the arithmetic: forward and backward then run as one generated Numba
+# function (`fused_step`), which calls the groups' kernels and does the few
+# other ops (matrix products through BLAS, reshapes) itself. Any other op
+# (or no SciPy, which Numba's BLAS calls need), or a larger graph, keeps the
+# step above: kernels called from Python.
+
+WHOLE_ELEMENTS = 1 << 16        # every array at most this many elements
+
+MM_SOURCE = '''\
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def mm(a, b):
+    """a (m, k) @ b (k, n): BLAS (through SciPy's bindings)."""
+    return np.dot(a, b)
+'''
+
+
+def _contiguous(x, shape) -> str:
+    return f'np.ascontiguousarray({x}).reshape({tuple(shape)!r})'
+
+
+def _blas() -> bool:
+    """Can generated code call BLAS? (Numba's np.dot needs SciPy.)"""
+    return importlib.util.find_spec('scipy') is not None
+
+
+def loop_forward(node, args, shape, shapes) -> str:
+    """The expression computing an op node that is no kernel, inside
+    `fused_step` (`shape`: the node's, `shapes`: its parents'); raises
+    NotFusable for an op it cannot write."""
+    name = node.op.name
+    if name == 'matmul' and len(shapes[0]) == 2 and \
+            len(shapes[1]) in (1, 2) and _blas():
+        k = shapes[0][1]
+        if len(shapes[1]) == 1:             # (m, k) @ (k,): a column
+            return _contiguous(f'mm({args[0]}, '
+                               f'{_contiguous(args[1], (k, 1))})', shape)
+        return f'mm({args[0]}, {args[1]})'
+    if name == 'reshape':
+        return _contiguous(args[0], shape)
+    raise NotFusable(f'{name} in a whole step')
+
+
+def loop_backward(node, g, args, need, shape, shapes) -> list:
+    """The expressions of the gradients of an op node that is no kernel
+    (None where not needed), inside `fused_step`."""
+    name = node.op.name
+    if name == 'matmul':
+        x, y = args
+        if len(shapes[1]) == 1:             # y a column, g (m,) too
+            (m, k) = shapes[0]
+            g, y = _contiguous(g, (m, 1)), _contiguous(y, (k, 1))
+            return [f'mm({g}, {y}.T)' if need[0] else None,
+                    _contiguous(f'mm({x}.T, {g})', (k,)) if need[1]
+                    else None]
+        return [f'mm({g}, {y}.T)' if need[0] else None,
+                f'mm({x}.T, {g})' if need[1] else None]
+    if name == 'check_values':
+        return [g]
+    return [_contiguous(g, shapes[0])]      # reshape
+
+
 # ---- the fused plan ---------------------------------------------------------
 
 class InKernel(NotKept):
@@ -750,6 +837,10 @@ class FusedPlan(Plan):
         _numba()
         super().__init__(root)
         self.forward_for_shapes = {}
+        self.whole_for_shapes = {}      # leaf shapes -> whole step or None
+        self.has_grads = False          # did the last forward fill them?
+        self.inner_kept = True          # do inner nodes hold their data?
+        self.whole_source = ''
         self.kernel_source = {}         # kernel name -> its source
         self.named = [i for i, n in enumerate(self.topo)
                       if n.op is None and n.name is not None]
@@ -775,7 +866,7 @@ class FusedPlan(Plan):
     def source(self) -> str:
         return '\n\n'.join(filter(None, [
             super().source(), getattr(self, 'forward_source', ''),
-            *self.kernel_source.values()]))
+            *self.kernel_source.values(), self.whole_source]))
 
     def _values(self, feeds=None):
         """Every node's data, computed by the rules from the leaves (named
@@ -797,13 +888,23 @@ class FusedPlan(Plan):
                 self._signatures()
         topo = self.topo
         if feeds:
-            from .checks import check_feeds, feed
             check_feeds(topo, feeds)
-        else:
-            from .checks import feed
         for i in self.named:
             feed(topo[i], feeds)
         sig = self.signature()
+        self.has_grads = grads
+        if grads:               # a small graph: forward and backward at once
+            whole = self.whole_for_shapes.get(sig, False)
+            if whole is False:
+                self._first_whole(sig)
+                return True
+            if whole is not None:
+                whole(self._seed())
+                if self.inner_kept:     # a forward of kernels kept them
+                    self._not_kept()
+                return True
+            self.has_grads = False
+        self.inner_kept = True
         code = self.forward_for_shapes.get(sig)
         if code is not None:
             code()
@@ -822,10 +923,16 @@ class FusedPlan(Plan):
         return False
 
     def backward(self, grad=None):
+        if grad is None and self.has_grads:
+            return                      # the forward filled them
         if 'signature' not in self.__dict__:
             with self._lock:
                 self._signatures()
         sig = self.signature()
+        whole = self.whole_for_shapes.get(sig)
+        if whole:
+            whole(self._seed() if grad is None else grad)
+            return
         if sig not in self.backward_for_shapes:
             # the fused forward leaves the inside of its groups unstored:
             # the first backward for these shapes recomputes them
@@ -845,7 +952,100 @@ class FusedPlan(Plan):
         super().step(feeds, seed)       # writes the code for these shapes
         return super().step(feeds, seed)        # and compiles its kernels
 
+    def _seed(self):
+        """Ones of the root's shape and dtype (kept while they fit)."""
+        data = self.root._data
+        if self._ones is None or self._ones.shape != data.shape or \
+                self._ones.dtype != data.dtype:
+            self._ones = self.root.bk.ones(data.shape, dtype=data.dtype)
+        return self._ones
+
+    def _first_whole(self, sig):
+        """The first forward with gradients for these shapes: the rules
+        compute the step (and the backward for these shapes is written);
+        then fused_step is written if the graph is small enough."""
+        values = self._values()
+        for node, value in zip(self.topo, values):
+            if node.op is not None:
+                node._data = value
+        self._trace(values, self._seed(), sig, False)
+        with self._lock:
+            self.whole_for_shapes[sig] = self._whole(values, self._shapes)
+
+    def _not_kept(self):
+        """After fused_step: only the root's data is kept."""
+        for node in self.topo[:-1]:
+            if node.op is not None:
+                node._data = InKernel(node)
+        self.inner_kept = False
+
+    def _whole(self, values, shapes):
+        """A function of the seed that runs fused_step for these shapes,
+        stores the data the plan keeps and hands out the gradients; None
+        where an array is too large or an op has no loop form."""
+        dtype = _float_dtype(values[-1])
+        if dtype is None or any(
+                not isinstance(v, (np.ndarray, np.generic)) or
+                str(v.dtype) != dtype or
+                v.size > WHOLE_ELEMENTS for v in values):
+            return None
+        topo = self.topo
+        groups, group_of = partition(topo, self.index, values)
+        order = units(topo, self.index, group_of)
+        names = self._kernels(groups, values)
+        self.checks = []
+        try:
+            lines = self._render_units(order, names, values, True, True)
+            backward, reached = self._render_units_backward(
+                order, names, values, shapes, True, True)
+        except NotFusable:
+            return None
+        kept = [len(topo) - 1]          # the root's data only (_not_kept)
+        grads = [f'g{i}' if i in reached else
+                 f'np.zeros({tuple(values[i].shape)!r}, F)'
+                 for i, _ in self.backward_steps.leaves]
+        lines += backward
+        lines.append(f'    return ({"".join(f"n{i}, " for i in kept)}), '
+                     f'({"".join(g + ", " for g in grads)})')
+        text = '\n'.join(lines)
+        params = sorted(i for i in map(int, re.findall(r'\bn(\d+)\b', text))
+                        if topo[i].op is None)
+        params = sorted(set(params))
+        kernels = []
+        for alias, source in self.kernel_source.items():
+            if re.search(rf'\b{alias}\(', text):
+                kernels.append(re.sub(r'def \w+\(', f'def {alias}(',
+                                      source, count=1))
+        step = '\n'.join([
+            '@numba.njit(cache=True, nogil=True, error_model="numpy")',
+            f'def fused_step({"".join(f"n{i}, " for i in params)}seed):',
+            # (a leaf of another layout is copied for the products)
+            *[f'    n{i} = np.ascontiguousarray(n{i})' for i in params
+              if re.search(rf'mm\([^\n]*\bn{i}\b', text)],
+            text])
+        function = load_kernel('\n\n\n'.join(
+            [MM_SOURCE, *kernels, step]), 'fused_step', dtype)
+        last = len(topo) - 1
+        wrapper = '\n'.join([
+            'def whole(seed):',
+            *self.checks,
+            '    kept, grads = fused_step('
+            f'{"".join(f"N[{i}]._data, " for i in params)}seed)',
+            f'    {"".join(f"N[{i}]._data, " for i in kept)}= kept',
+            *([f'    {"".join(f"N[{i}].grad, " for i, _ in self.backward_steps.leaves)}= grads']
+              if self.backward_steps.leaves else []),
+            f'    N[{last}].grad = seed'])
+        namespace = self._define([])
+        namespace['fused_step'] = function
+        exec(compile(wrapper, f'<micrograd fused step {id(self):x}>', 'exec'),
+             namespace)
+        self._not_kept()
+        self.whole_source = (f'# one step for leaf shapes {self.signature()}'
+                             f'\n{step}\n\n{wrapper}')
+        return namespace['whole']
+
     def _specialise(self, values, shapes, sig, in_locals):
+        self._shapes = shapes
         groups, group_of = partition(self.topo, self.index, values)
         order = units(self.topo, self.index, group_of)
         names = self._kernels(groups, values)
@@ -889,9 +1089,16 @@ class FusedPlan(Plan):
         return ['def forward():\n' + '\n'.join(
             self._render_units(order, names, values, in_locals))]
 
-    def _render_units(self, order, names, values, in_locals) -> list:
+    def _render_units(self, order, names, values, in_locals,
+                      loops=False) -> list:
+        """The forward's lines. `loops`: inside fused_step, where every
+        node's data is a local `n<i>` and the ops that are no kernel are
+        written by loop_forward."""
+        ref = (lambda j: f'n{j}') if loops else self._ref
         lines = []
-        if in_locals:
+        if loops:
+            pass                # the leaves are fused_step's parameters
+        elif in_locals:
             lines += [f'    n{i} = feeds[{self.topo[i].name!r}]'
                       for i in self.named]
         else:
@@ -899,25 +1106,43 @@ class FusedPlan(Plan):
         for unit in order:
             if isinstance(unit, int):
                 node = self.topo[unit]
-                args = [self._ref(self.index[id(p)]) for p in node.parents]
+                parents = [self.index[id(p)] for p in node.parents]
+                args = [ref(j) for j in parents]
+                if loops and node.op.name == 'check_values' and \
+                        self.topo[parents[0]].op is None:
+                    # a leaf's values checked (by the wrapper, in Python)
+                    self.checks.append('    ' + self._call(
+                        node.op.forward, node, [f'N[{parents[0]}]._data']))
+                    lines.append(f'    n{unit} = {args[0]}')
+                    continue
+                if loops:
+                    lines.append(f'    n{unit} = ' + loop_forward(
+                        node, args, values[unit].shape,
+                        [values[j].shape for j in parents]))
+                    continue
                 store = '' if in_locals else f'N[{unit}]._data = '
                 lines.append(f'    n{unit} = {store}' +
                              self._call(node.op.forward, node, args))
                 continue
             name = self._kernel(
                 forward_kernel(self.topo, self.index, values, unit,
-                               names[id(unit)]),
+                               names[id(unit)], tape=loops),
                 names[id(unit)] + '_forward', unit.dtype)
             dims = [str(n) for n in unit.shape]
-            args = dims + [self._ref(j) for j in unit.inputs]
-            lines.append(f'    {"".join(f"n{i}, " for i in unit.outputs)}= '
+            args = dims + [ref(j) for j in unit.inputs]
+            outs = [f'n{i}' for i in unit.outputs]
+            if loops:           # the members' values, for its backward
+                outs.append(f'tp{unit.members[0]}')
+            lines.append(f'    {"".join(o + ", " for o in outs)}= '
                          f'{name}({", ".join(args)})')
             if not in_locals:
                 lines += [f'    N[{i}]._data = n{i}' for i in unit.outputs]
         return lines
 
     def _render_units_backward(self, order, names, values, shapes,
-                               in_locals) -> list:
+                               in_locals, loops=False) -> list:
+        """The backward's lines (`loops`: inside fused_step, ending before
+        the leaves' gradients are handed out)."""
         topo, last = self.topo, len(self.topo) - 1
         steps = {group[0].node: group for group in self.backward_steps.groups}
         lines = [f'    g{last} = seed']
@@ -925,6 +1150,8 @@ class FusedPlan(Plan):
         loaded = set()
 
         def data(i):
+            if loops:
+                return f'n{i}'
             if in_locals or topo[i].op is None and topo[i].name is None:
                 return self._ref(i)
             if i not in loaded:
@@ -946,29 +1173,42 @@ class FusedPlan(Plan):
                     continue
                 call, *rest = steps[i]
                 node = topo[i]
-                args = [f'g{i}', data(i), *map(data, call.parents),
-                        f'need={call.need!r}']
-                temps = len(call.parents)
-                lines.append(f'    {"".join(f"t{k}, " for k in range(temps))}'
-                             '= ' + self._call(node.op.backward, node, args))
+                if loops:
+                    grads = loop_backward(
+                        node, f'g{i}', [data(j) for j in call.parents],
+                        call.need, values[i].shape,
+                        [values[j].shape for j in call.parents])
+                    lines += [f'    t{k} = {t}' for k, t in enumerate(grads)
+                              if t is not None]
+                else:
+                    args = [f'g{i}', data(i), *map(data, call.parents),
+                            f'need={call.need!r}']
+                    temps = len(call.parents)
+                    lines.append(
+                        f'    {"".join(f"t{k}, " for k in range(temps))}= '
+                        + self._call(node.op.backward, node, args))
                 if call.twice:
                     lines.append('    t1 = t0')
                 for step in rest:
                     if type(step) is Fit:
                         pshape = tuple(values[step.parent].shape)
                         tshape, _ = shapes[step.edge]
+                        before = len(lines)
                         _render_fit(lines, f't{step.temp}', tshape, pshape,
                                     False)
+                        if loops and len(lines) > before:
+                            raise NotFusable('a broadcast gradient')
                     elif type(step) is Accumulate:
                         accumulate(step.parent, f't{step.temp}')
-                if i != last:
+                if i != last and not loops:
                     lines.append(f'    del g{i}')
                 continue
             arriving = [i for i in unit.outputs if i in reached]
             if not arriving:
                 continue
             source, parents = backward_kernel(
-                topo, self.index, values, unit, names[id(unit)], arriving)
+                topo, self.index, values, unit, names[id(unit)], arriving,
+                tape=loops)
             if not parents:
                 continue
             name = self._kernel(source, names[id(unit)] + '_backward',
@@ -979,9 +1219,14 @@ class FusedPlan(Plan):
                 args.append(f'g{i}')
                 if i in unit.sinks:
                     args.append(data(i))
+            if loops:
+                args.append(f'tp{unit.members[0]}')
             lines.append(f'    {"".join(f"t{j}_, " for j in parents)}= '
                          f'{name}({", ".join(args)})')
             for j in parents:
                 accumulate(j, f't{j}_')
-            lines += [f'    del g{i}' for i in arriving if i != last]
+            if not loops:
+                lines += [f'    del g{i}' for i in arriving if i != last]
+        if loops:
+            return lines, reached
         return lines + self._hand_out(data, last, in_locals, reached)

@@ -6,13 +6,15 @@ runs them compiled by Numba too."""
 import cProfile
 import io
 import pstats
+import re
 import sys
 
 import numpy as np
 import pytest
 
 import micrograd as mg
-from micrograd import Value, losses
+from micrograd import Value, fuse, losses
+from micrograd.optim import SGD
 from op_table import ROWS
 
 EXAMPLES = [pytest.param(row, case, id=f'{row.name}-{i}')
@@ -42,6 +44,15 @@ def plain_kernels(monkeypatch):
     monkeypatch.setattr(numba.config, 'DISABLE_JIT', True)
 
 
+@pytest.fixture(params=['whole step', 'kernels'])
+def small_graphs(request, monkeypatch):
+    """Small graphs as one fused_step (where their ops allow it), or always
+    as kernels called one by one (as large graphs are)."""
+    if request.param == 'kernels':
+        monkeypatch.setattr(fuse, 'WHOLE_ELEMENTS', -1)
+    return request.param
+
+
 def fused_and_compiled(row, case):
     """(data, grads) of the case compiled without and with fusion, each
     run twice (the first run writes the code), the same upstream gradient."""
@@ -69,13 +80,131 @@ def check_same(results):
 
 
 @pytest.mark.parametrize('row, case', EXAMPLES)
-def test_fused_equals_compiled(row, case, plain_kernels):
+def test_fused_equals_compiled(row, case, plain_kernels, small_graphs):
     check_same(fused_and_compiled(row, case))
 
 
 @pytest.mark.parametrize('row, case', FIRSTS)
-def test_fused_equals_compiled_with_numba(row, case):
+def test_fused_equals_compiled_with_numba(row, case, small_graphs):
     check_same(fused_and_compiled(row, case))
+
+
+def moons_mlp(dtype, rng):
+    """W2's model: a 2-16-16-1 MLP under the hinge loss, L2 on the weights."""
+    ps = [Value(a, dtype=dtype) for k, m in ((2, 16), (16, 16), (16, 1))
+          for a in (rng.uniform(-1, 1, (k, m)) / np.sqrt(k), np.zeros(m))]
+    x = Value(shape=(None, 2), name='x', dtype=dtype, requires_grad=False)
+    y = Value(shape=(None,), name='y', dtype=dtype, requires_grad=False)
+    h = x
+    for i in range(3):
+        h = h @ ps[2 * i] + ps[2 * i + 1]
+        h = h.relu() if i < 2 else h.reshape(-1)
+    loss = losses.hinge(h, y) + 1e-4 * sum((p * p).sum() for p in ps[::2])
+    return loss, ps, h
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'float64'])
+def test_small_graph_runs_as_one_step(dtype):
+    """W2's step is one generated function (products through BLAS): the
+    same losses and gradients as compile without fusion, step after step."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 2)).astype(dtype)
+    y = np.sign(rng.standard_normal(100)).astype(dtype)
+    runs = []
+    for fused in (False, True):
+        loss, ps, _ = moons_mlp(dtype, np.random.default_rng(1))
+        mg.compile(loss, fuse=fused)
+        opt = SGD(wrt=ps, learning_rate=0.5)
+        history = []
+        for rows in (100, 100, 100, 37, 100):   # a new batch size between
+            loss.forward(x=X[:rows], y=y[:rows])
+            loss.backward()
+            history.append((float(loss.data),
+                            [np.array(p.grad) for p in ps]))
+            opt.step()
+        runs.append(history)
+        if fused:
+            source = mg.compiled_source(loss)
+    tight = dtype == 'float64'
+    for (value, grads), (fused_value, fused_grads) in zip(*runs):
+        np.testing.assert_allclose(fused_value, value,
+                                   rtol=1e-12 if tight else 1e-5)
+        for g, h in zip(grads, fused_grads):
+            assert h.dtype == g.dtype
+            np.testing.assert_allclose(h, g, rtol=1e-10 if tight else 1e-4,
+                                       atol=1e-13 if tight else 1e-6)
+    assert 'def fused_step(' in source and 'mm(' in source
+    assert re.search(r'fused_add_relu_backward(_\d+)?\(',
+                     source.split('def fused_step(')[1])
+
+
+def test_one_step_is_one_entry_in_cprofile():
+    loss, ps, _ = moons_mlp('float64', np.random.default_rng(1))
+    mg.compile(loss, fuse=True)
+    feeds = {'x': np.ones((100, 2)), 'y': np.ones(100)}    # as above
+    for _ in range(2):
+        loss.forward(**feeds)
+        loss.backward()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    loss.forward(**feeds)
+    loss.backward()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).print_stats()
+    assert '(fused_step)' in out.getvalue()
+    assert '(matmul_backward)' not in out.getvalue()
+    assert '(fused_add_relu_forward)' not in out.getvalue()
+
+
+def test_one_step_with_a_seed_without_grad_and_its_data(plain_kernels):
+    """A gradient seed, a forward under no_grad: each as compile without
+    fusion gives. The data of inner nodes is not kept; the root's is."""
+    rng = np.random.default_rng(2)
+    feeds = {'x': rng.standard_normal((30, 2)),
+             'y': np.sign(rng.standard_normal(30))}
+    plain, plain_ps, _ = moons_mlp('float64', np.random.default_rng(1))
+    mg.compile(plain)
+    fused, fused_ps, hidden = moons_mlp('float64', np.random.default_rng(1))
+    mg.compile(fused, fuse=True)
+
+    def same(seed=None, no_grad=False):
+        for root in (plain, fused):
+            if no_grad:
+                with mg.no_grad():
+                    root.forward(**feeds)
+            else:
+                root.forward(**feeds)
+            root.backward(seed)
+        np.testing.assert_allclose(fused.data, plain.data, rtol=1e-13)
+        for p, q in zip(plain_ps, fused_ps):
+            np.testing.assert_allclose(q.grad, p.grad, rtol=1e-11,
+                                       atol=1e-14)
+    same()
+    assert fused.executor.whole_for_shapes      # the step was written
+    assert all(fused.executor.whole_for_shapes.values())
+    same()
+    same(seed=np.array(2.5))
+    same(no_grad=True)
+    same()
+    with pytest.raises(ValueError, match="'reshape' node is not kept"):
+        hidden.data + 1
+
+
+def test_without_scipy_products_stay_calls(monkeypatch, plain_kernels):
+    monkeypatch.setattr(fuse, '_blas', lambda: False)
+    loss, ps, _ = moons_mlp('float64', np.random.default_rng(1))
+    twin, twin_ps, _ = moons_mlp('float64', np.random.default_rng(1))
+    mg.compile(loss, fuse=True)
+    mg.compile(twin)
+    feeds = {'x': np.ones((20, 2)), 'y': np.ones(20)}
+    for root in (loss, twin, loss, twin):
+        root.forward(**feeds)
+        root.backward()
+    for p, q in zip(ps, twin_ps):
+        np.testing.assert_allclose(p.grad, q.grad, rtol=1e-12)
+    assert 'def fused_step(' not in mg.compiled_source(loss)
+    assert 'matmul_backward(xp' in mg.compiled_source(loss)
 
 
 def quantile_model(dtype, rng):
