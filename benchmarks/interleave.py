@@ -2,6 +2,7 @@
 
     python benchmarks/interleave.py w2 micrograd numpy jax torch
     python benchmarks/interleave.py w3 micrograd micrograd_rebuild numpy torch
+    python benchmarks/interleave.py w2 micrograd_fused jax --dtype float32
 
 The overhead-bound workloads are sensitive to whatever else the machine is
 doing, which shifts whole processes. Here every framework's step runs in the
@@ -28,7 +29,10 @@ def main(argv=None):
     p.add_argument('frameworks', nargs='+')
     p.add_argument('--turns', type=int, default=7)
     p.add_argument('--steps', type=int, default=300)
+    p.add_argument('--dtype', choices=['float32', 'float64'],
+                   default='float64', help="W2's data and parameters")
     args = p.parse_args(argv)
+    workloads.W2_DTYPE[0] = args.dtype
     steps = {}
     for name in args.frameworks:
         make = getattr(workloads, f'{args.workload}_{name}', None)

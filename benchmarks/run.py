@@ -5,6 +5,7 @@
     python benchmarks/run.py --quick         # tiny sizes, one run (CI)
     python benchmarks/run.py --scaling       # W1 at 100k, 400k, 1.5M rows
     python benchmarks/run.py --only w1 --frameworks micrograd_fused tensorflow
+    python benchmarks/run.py --only w2 --w2-dtype float32   # W2 in float32
 
 Each (workload, framework) runs in its own process; the runs are alternated
 between frameworks and repeated, and the table shows medians. Frameworks:
@@ -43,9 +44,10 @@ def frameworks(workload):
     return names
 
 
-def run_one(workload, framework, rows, steps):
+def run_one(workload, framework, rows, steps, dtype='float64'):
     cmd = [sys.executable, os.path.join(HERE, 'workloads.py'), workload,
-           framework, '--rows', str(rows), '--steps', str(steps)]
+           framework, '--rows', str(rows), '--steps', str(steps),
+           '--dtype', dtype]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')     # TensorFlow: quiet
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600,
                          env=env)
@@ -54,12 +56,12 @@ def run_one(workload, framework, rows, steps):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(workload, rows, steps, repeats, only=None):
+def measure(workload, rows, steps, repeats, only=None, dtype='float64'):
     results = {f: [] for f in frameworks(workload)
                if not only or f in only or f == 'micrograd'}
     for _ in range(repeats):                 # alternate the frameworks
         for f in results:
-            results[f].append(run_one(workload, f, rows, steps))
+            results[f].append(run_one(workload, f, rows, steps, dtype))
     return {f: {'seconds': statistics.median(r['seconds'] for r in runs),
                 'peak_mib': statistics.median(r['peak_mib'] for r in runs),
                 'faults': statistics.median(r['faults'] for r in runs),
@@ -96,6 +98,8 @@ def main(argv=None):
     p.add_argument('--only', choices=['w1', 'w2', 'w3'], action='append')
     p.add_argument('--frameworks', nargs='+', metavar='NAME',
                    help='only these (and micrograd, the baseline)')
+    p.add_argument('--w2-dtype', choices=['float32', 'float64'],
+                   default='float64', help="W2's data and parameters")
     args = p.parse_args(argv)
     if args.quick:
         args.rows, args.steps, args.repeats = 20_000, 2, 1
@@ -115,12 +119,13 @@ def main(argv=None):
             all_agree &= agree
     else:
         names = {'w1': f'W1 quantile regression, {args.rows:,} rows x 100',
-                 'w2': 'W2 two moons, MLP 2-16-16-1',
+                 'w2': f'W2 two moons, MLP 2-16-16-1, {args.w2_dtype}',
                  'w3': 'W3 chain of 500 x (y * 1.0001 + 0.0001).tanh()'}
         for w in args.only or ['w1', 'w2', 'w3']:
-            text, agree = table(w, measure(w, args.rows, args.steps * (
-                1 if w == 'w1' else 100), repeats[w], args.frameworks),
-                names[w])
+            text, agree = table(w, measure(
+                w, args.rows, args.steps * (1 if w == 'w1' else 100),
+                repeats[w], args.frameworks,
+                args.w2_dtype if w == 'w2' else 'float64'), names[w])
             print(text)
             all_agree &= agree
     return 0 if all_agree else 1

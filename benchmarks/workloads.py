@@ -238,15 +238,18 @@ def w1_tensorflow(X, y, steps):
 
 # ---------------------------------------------------------------- W2
 
+W2_DTYPE = ['float64']          # --dtype: W2's data and parameters
+
+
 def moons():
     from micrograd.demo import make_moons
-    return make_moons(100, 0.1, 0)
+    return tuple(a.astype(W2_DTYPE[0]) for a in make_moons(100, 0.1, 0))
 
 
 def w2_params():
     rng = np.random.default_rng(0)
     sizes = [2, 16, 16, 1]
-    return [p for i in range(3) for p in (
+    return [p.astype(W2_DTYPE[0]) for i in range(3) for p in (
         rng.uniform(-1, 1, (sizes[i], sizes[i + 1])) / np.sqrt(sizes[i]),
         np.zeros(sizes[i + 1]))]
 
@@ -256,8 +259,8 @@ def w2_micrograd(steps, compiled=True, fuse=False):
     from micrograd import Value, losses
     from micrograd.optim import SGD
     X, y = moons()
-    ps = [Value(p) for p in w2_params()]
-    h = Value(X, requires_grad=False)
+    ps = [Value(p, dtype=W2_DTYPE[0]) for p in w2_params()]
+    h = Value(X, requires_grad=False, dtype=W2_DTYPE[0])
     for i in range(3):
         h = h @ ps[2 * i] + ps[2 * i + 1]
         h = h.relu() if i < 2 else h.reshape(-1)
@@ -498,9 +501,12 @@ def main(argv=None):
     p.add_argument('framework')
     p.add_argument('--rows', type=int, default=1_500_000)
     p.add_argument('--steps', type=int, default=5)
+    p.add_argument('--dtype', choices=['float32', 'float64'],
+                   default='float64', help="W2's data and parameters")
     p.add_argument('--profile', action='store_true',
                    help='micrograd: also print the per-op time table')
     args = p.parse_args(argv)
+    W2_DTYPE[0] = args.dtype
     make = globals().get(f'{args.workload}_{args.framework}')
     if make is None:
         sys.exit(f'no framework {args.framework!r} for {args.workload}')
