@@ -10,7 +10,7 @@ MICROGRAD_CACHE pointing at a new folder for the cold run and at the same
 folder for the warm one. Prints, per workload: the seconds from the start
 of the process to the end of the third step (import, graph, the first step
 on the rules, the second that compiles, a third at full speed), cold and
-warm, and the seconds of one steady step after them.
+warm, and the median seconds of 21 steps after them.
 """
 from __future__ import annotations
 
@@ -33,13 +33,18 @@ step = getattr(workloads, {name!r})({steps})
 for _ in range(3):
     step()
 ready = time.perf_counter()
-step()
-print(ready - start, time.perf_counter() - ready)
+times = []
+for _ in range(21):
+    t = time.perf_counter()
+    step()
+    times.append(time.perf_counter() - t)
+print(ready - start, sorted(times)[10])
 '''
 
 
 def startup(workload: str, cache: str, rows: int) -> tuple:
-    """(seconds to the end of the third step, seconds of a fourth)."""
+    """(seconds to the end of the third step, median seconds of the
+    next 21)."""
     if workload == 'w1':
         name = 'w1_micrograd_fused'
         code = PROBE.replace('getattr(workloads, {name!r})({steps})',

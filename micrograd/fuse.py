@@ -356,8 +356,10 @@ def number_constant(node, value) -> bool:
             _float_dtype(value) is not None)
 
 
-def partition(topo, index, values) -> list:
-    """The groups of the graph for these node values (shapes, dtypes)."""
+def partition(topo, index, values, lone_reductions=False) -> list:
+    """The groups of the graph for these node values (shapes, dtypes).
+    `lone_reductions`: a sum or mean that ends no group makes one of its
+    own (in a whole step, where it would otherwise be a call)."""
     group_of, groups = {}, []
 
     def depends_on(j, group) -> bool:
@@ -391,11 +393,15 @@ def partition(topo, index, values) -> list:
             if len(parents) != 1:
                 continue
             group = group_of.get(parents[0])
+            if not _traces(node, node.requires_grad, dtype, shapes):
+                continue
             if (group is None or parents[0] in group.sinks or
                     len(group.members) >= MAX_MEMBERS or
-                    tuple(values[parents[0]].shape) != group.shape or
-                    not _traces(node, node.requires_grad, dtype, shapes)):
-                continue
+                    tuple(values[parents[0]].shape) != group.shape):
+                if not lone_reductions:
+                    continue
+                group = Group(tuple(values[parents[0]].shape), dtype)
+                groups.append(group)
             group.members.append(i)
             group.sinks.add(i)
             group_of[i] = group
@@ -764,6 +770,12 @@ def _contiguous(x, shape) -> str:
     return f'np.ascontiguousarray({x}).reshape({tuple(shape)!r})'
 
 
+def _permuted(x, axes) -> str:
+    if axes == tuple(range(len(axes))):     # 0-d and 1-d: x itself
+        return x
+    return f'np.ascontiguousarray(np.transpose({x}, {axes!r}))'
+
+
 def _blas() -> bool:
     """Can generated code call BLAS? (Numba's np.dot needs SciPy.)"""
     return importlib.util.find_spec('scipy') is not None
@@ -781,8 +793,10 @@ def loop_forward(node, args, shape, shapes) -> str:
             return _contiguous(f'mm({args[0]}, '
                                f'{_contiguous(args[1], (k, 1))})', shape)
         return f'mm({args[0]}, {args[1]})'
-    if name == 'reshape':
+    if name in ('reshape', 'expand_dims', 'squeeze'):
         return _contiguous(args[0], shape)
+    if name == 'transpose':
+        return _permuted(args[0], tuple(node.meta['axes']))
     raise NotFusable(f'{name} in a whole step')
 
 
@@ -802,7 +816,11 @@ def loop_backward(node, g, args, need, shape, shapes) -> list:
                 f'mm({x}.T, {g})' if need[1] else None]
     if name == 'check_values':
         return [g]
-    return [_contiguous(g, shapes[0])]      # reshape
+    if name == 'transpose':
+        axes = node.meta['axes']
+        return [_permuted(g, tuple(sorted(range(len(axes)),
+                                          key=axes.__getitem__)))]
+    return [_contiguous(g, shapes[0])]      # reshape, expand_dims, squeeze
 
 
 # ---- the fused plan ---------------------------------------------------------
@@ -990,7 +1008,7 @@ class FusedPlan(Plan):
                 v.size > WHOLE_ELEMENTS for v in values):
             return None
         topo = self.topo
-        groups, group_of = partition(topo, self.index, values)
+        groups, group_of = partition(topo, self.index, values, True)
         order = units(topo, self.index, group_of)
         names = self._kernels(groups, values)
         self.checks = []
