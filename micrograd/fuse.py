@@ -748,13 +748,13 @@ def load_kernel(source: str, name: str, dtype: str):
     return getattr(module, name)
 
 
-# ---- the whole step of a small graph -----------------------------------------
+# ---- the whole step of a small graph ----------------------------------------
 # Where every array of a graph is small, the time of a step is the calls,
 # not the arithmetic: forward and backward then run as one generated Numba
 # function (`fused_step`), which calls the groups' kernels and does the few
-# other ops (matrix products through BLAS, reshapes) itself. Any other op
-# (or no SciPy, which Numba's BLAS calls need), or a larger graph, keeps the
-# step above: kernels called from Python.
+# other ops (matrix products through BLAS, reshapes, transposes) itself. Any
+# other op (or no SciPy, which Numba's BLAS calls need), or a larger graph,
+# keeps the step above: kernels called from Python.
 
 WHOLE_ELEMENTS = 1 << 16        # every array at most this many elements
 
@@ -781,7 +781,7 @@ def _blas() -> bool:
     return importlib.util.find_spec('scipy') is not None
 
 
-def loop_forward(node, args, shape, shapes) -> str:
+def step_forward(node, args, shape, shapes) -> str:
     """The expression computing an op node that is no kernel, inside
     `fused_step` (`shape`: the node's, `shapes`: its parents'); raises
     NotFusable for an op it cannot write."""
@@ -800,7 +800,7 @@ def loop_forward(node, args, shape, shapes) -> str:
     raise NotFusable(f'{name} in a whole step')
 
 
-def loop_backward(node, g, args, need, shape, shapes) -> list:
+def step_backward(node, g, args, need, shape, shapes) -> list:
     """The expressions of the gradients of an op node that is no kernel
     (None where not needed), inside `fused_step`."""
     name = node.op.name
@@ -910,18 +910,9 @@ class FusedPlan(Plan):
         for i in self.named:
             feed(topo[i], feeds)
         sig = self.signature()
-        self.has_grads = grads
-        if grads:               # a small graph: forward and backward at once
-            whole = self.whole_for_shapes.get(sig, False)
-            if whole is False:
-                self._first_whole(sig)
-                return True
-            if whole is not None:
-                whole(self._seed())
-                if self.inner_kept:     # a forward of kernels kept them
-                    self._not_kept()
-                return True
-            self.has_grads = False
+        self.has_grads = grads and self._whole_step(sig)
+        if self.has_grads:
+            return True
         self.inner_kept = True
         code = self.forward_for_shapes.get(sig)
         if code is not None:
@@ -978,6 +969,20 @@ class FusedPlan(Plan):
             self._ones = self.root.bk.ones(data.shape, dtype=data.dtype)
         return self._ones
 
+    def _whole_step(self, sig) -> bool:
+        """Forward and backward at once, where the graph is small: whether
+        that ran (and filled the gradients)."""
+        whole = self.whole_for_shapes.get(sig, False)
+        if whole is False:      # the first step for these shapes
+            self._first_whole(sig)
+            return True
+        if whole is None:
+            return False
+        whole(self._seed())
+        if self.inner_kept:     # a forward of kernels kept them
+            self._not_kept()
+        return True
+
     def _first_whole(self, sig):
         """The first forward with gradients for these shapes: the rules
         compute the step (and the backward for these shapes is written);
@@ -1011,24 +1016,23 @@ class FusedPlan(Plan):
         groups, group_of = partition(topo, self.index, values, True)
         order = units(topo, self.index, group_of)
         names = self._kernels(groups, values)
-        self.checks = []
+        self.step_checks = []
         try:
             lines = self._render_units(order, names, values, True, True)
             backward, reached = self._render_units_backward(
                 order, names, values, shapes, True, True)
         except NotFusable:
             return None
-        kept = [len(topo) - 1]          # the root's data only (_not_kept)
+        last = len(topo) - 1            # only the root's data is kept
+        leaves = [i for i, _ in self.backward_steps.leaves]
         grads = [f'g{i}' if i in reached else
-                 f'np.zeros({tuple(values[i].shape)!r}, F)'
-                 for i, _ in self.backward_steps.leaves]
+                 f'np.zeros({tuple(values[i].shape)!r}, F)' for i in leaves]
         lines += backward
-        lines.append(f'    return ({"".join(f"n{i}, " for i in kept)}), '
+        lines.append(f'    return n{last}, '
                      f'({"".join(g + ", " for g in grads)})')
         text = '\n'.join(lines)
-        params = sorted(i for i in map(int, re.findall(r'\bn(\d+)\b', text))
-                        if topo[i].op is None)
-        params = sorted(set(params))
+        params = sorted({i for i in map(int, re.findall(r'\bn(\d+)\b', text))
+                         if topo[i].op is None})
         kernels = []
         for alias, source in self.kernel_source.items():
             if re.search(rf'\b{alias}\(', text):
@@ -1043,15 +1047,12 @@ class FusedPlan(Plan):
             text])
         function = load_kernel('\n\n\n'.join(
             [MM_SOURCE, *kernels, step]), 'fused_step', dtype)
-        last = len(topo) - 1
         wrapper = '\n'.join([
             'def whole(seed):',
-            *self.checks,
-            '    kept, grads = fused_step('
+            *self.step_checks,
+            f'    N[{last}]._data, grads = fused_step('
             f'{"".join(f"N[{i}]._data, " for i in params)}seed)',
-            f'    {"".join(f"N[{i}]._data, " for i in kept)}= kept',
-            *([f'    {"".join(f"N[{i}].grad, " for i, _ in self.backward_steps.leaves)}= grads']
-              if self.backward_steps.leaves else []),
+            f'    ({"".join(f"N[{i}].grad, " for i in leaves)}) = grads',
             f'    N[{last}].grad = seed'])
         namespace = self._define([])
         namespace['fused_step'] = function
@@ -1063,7 +1064,7 @@ class FusedPlan(Plan):
         return namespace['whole']
 
     def _specialise(self, values, shapes, sig, in_locals):
-        self._shapes = shapes
+        self._shapes = shapes           # (for _whole, after a _trace)
         groups, group_of = partition(self.topo, self.index, values)
         order = units(self.topo, self.index, group_of)
         names = self._kernels(groups, values)
@@ -1108,13 +1109,13 @@ class FusedPlan(Plan):
             self._render_units(order, names, values, in_locals))]
 
     def _render_units(self, order, names, values, in_locals,
-                      loops=False) -> list:
-        """The forward's lines. `loops`: inside fused_step, where every
+                      in_step=False) -> list:
+        """The forward's lines. `in_step`: inside fused_step, where every
         node's data is a local `n<i>` and the ops that are no kernel are
-        written by loop_forward."""
-        ref = (lambda j: f'n{j}') if loops else self._ref
+        written by step_forward."""
+        ref = (lambda j: f'n{j}') if in_step else self._ref
         lines = []
-        if loops:
+        if in_step:
             pass                # the leaves are fused_step's parameters
         elif in_locals:
             lines += [f'    n{i} = feeds[{self.topo[i].name!r}]'
@@ -1126,15 +1127,15 @@ class FusedPlan(Plan):
                 node = self.topo[unit]
                 parents = [self.index[id(p)] for p in node.parents]
                 args = [ref(j) for j in parents]
-                if loops and node.op.name == 'check_values' and \
+                if in_step and node.op.name == 'check_values' and \
                         self.topo[parents[0]].op is None:
                     # a leaf's values checked (by the wrapper, in Python)
-                    self.checks.append('    ' + self._call(
+                    self.step_checks.append('    ' + self._call(
                         node.op.forward, node, [f'N[{parents[0]}]._data']))
                     lines.append(f'    n{unit} = {args[0]}')
                     continue
-                if loops:
-                    lines.append(f'    n{unit} = ' + loop_forward(
+                if in_step:
+                    lines.append(f'    n{unit} = ' + step_forward(
                         node, args, values[unit].shape,
                         [values[j].shape for j in parents]))
                     continue
@@ -1144,12 +1145,12 @@ class FusedPlan(Plan):
                 continue
             name = self._kernel(
                 forward_kernel(self.topo, self.index, values, unit,
-                               names[id(unit)], tape=loops),
+                               names[id(unit)], tape=in_step),
                 names[id(unit)] + '_forward', unit.dtype)
             dims = [str(n) for n in unit.shape]
             args = dims + [ref(j) for j in unit.inputs]
             outs = [f'n{i}' for i in unit.outputs]
-            if loops:           # the members' values, for its backward
+            if in_step:           # the members' values, for its backward
                 outs.append(f'tp{unit.members[0]}')
             lines.append(f'    {"".join(o + ", " for o in outs)}= '
                          f'{name}({", ".join(args)})')
@@ -1158,9 +1159,10 @@ class FusedPlan(Plan):
         return lines
 
     def _render_units_backward(self, order, names, values, shapes,
-                               in_locals, loops=False) -> list:
-        """The backward's lines (`loops`: inside fused_step, ending before
-        the leaves' gradients are handed out)."""
+                               in_locals, in_step=False) -> list:
+        """The backward's lines (`in_step`: inside fused_step; then it
+        returns them with the nodes the gradient reached, and the leaves'
+        gradients are handed out by the caller)."""
         topo, last = self.topo, len(self.topo) - 1
         steps = {group[0].node: group for group in self.backward_steps.groups}
         lines = [f'    g{last} = seed']
@@ -1168,7 +1170,7 @@ class FusedPlan(Plan):
         loaded = set()
 
         def data(i):
-            if loops:
+            if in_step:
                 return f'n{i}'
             if in_locals or topo[i].op is None and topo[i].name is None:
                 return self._ref(i)
@@ -1191,8 +1193,8 @@ class FusedPlan(Plan):
                     continue
                 call, *rest = steps[i]
                 node = topo[i]
-                if loops:
-                    grads = loop_backward(
+                if in_step:
+                    grads = step_backward(
                         node, f'g{i}', [data(j) for j in call.parents],
                         call.need, values[i].shape,
                         [values[j].shape for j in call.parents])
@@ -1214,11 +1216,11 @@ class FusedPlan(Plan):
                         before = len(lines)
                         _render_fit(lines, f't{step.temp}', tshape, pshape,
                                     False)
-                        if loops and len(lines) > before:
+                        if in_step and len(lines) > before:
                             raise NotFusable('a broadcast gradient')
                     elif type(step) is Accumulate:
                         accumulate(step.parent, f't{step.temp}')
-                if i != last and not loops:
+                if i != last and not in_step:
                     lines.append(f'    del g{i}')
                 continue
             arriving = [i for i in unit.outputs if i in reached]
@@ -1226,7 +1228,7 @@ class FusedPlan(Plan):
                 continue
             source, parents = backward_kernel(
                 topo, self.index, values, unit, names[id(unit)], arriving,
-                tape=loops)
+                tape=in_step)
             if not parents:
                 continue
             name = self._kernel(source, names[id(unit)] + '_backward',
@@ -1237,14 +1239,14 @@ class FusedPlan(Plan):
                 args.append(f'g{i}')
                 if i in unit.sinks:
                     args.append(data(i))
-            if loops:
+            if in_step:
                 args.append(f'tp{unit.members[0]}')
             lines.append(f'    {"".join(f"t{j}_, " for j in parents)}= '
                          f'{name}({", ".join(args)})')
             for j in parents:
                 accumulate(j, f't{j}_')
-            if not loops:
+            if not in_step:
                 lines += [f'    del g{i}' for i in arriving if i != last]
-        if loops:
+        if in_step:
             return lines, reached
         return lines + self._hand_out(data, last, in_locals, reached)
