@@ -25,10 +25,7 @@ NOT_CHECKED = {
 
 # rows whose rule cannot run on Values (no second derivative), and why: not
 # checked by any test here
-NO_SECOND_ORDER = {
-    'take_rows(w, indices)': "its rule checks the indices with '&', which "
-                             'Values do not have',
-}
+NO_SECOND_ORDER = {}
 
 # rows not twice differentiable where their output is 0 (the norm of a zero
 # vector, the std of equal elements: kinks, like |x| at 0): drawn cases there

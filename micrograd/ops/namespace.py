@@ -212,6 +212,10 @@ class Namespace:
 
     @staticmethod
     def scatter_add(shape_, index, g):
+        """(an index is no variable: a Value there gives its data)"""
+        index = tuple(i.data if isinstance(i, Value) else i for i in index) \
+            if isinstance(index, tuple) else \
+            index.data if isinstance(index, Value) else index
         return shape.scatter_add(shape_, index, g)
 
     # ---- contractions ------------------------------------------------

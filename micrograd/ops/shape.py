@@ -295,7 +295,8 @@ def take_rows_forward(xp, w, idx):
 
 def take_rows_backward(xp, g, out, w, idx, need):
     flat = xp.reshape(g, (-1, *w.shape[1:]))
-    return (xp.scatter_add(tuple(w.shape), (_rows_index(xp, w, idx),), flat)
+    rows = xp.astype(xp.reshape(idx, (-1,)), xp.int64)  # checked by forward
+    return (xp.scatter_add(tuple(w.shape), (rows,), flat)
             if need[0] else None, None)
 
 
