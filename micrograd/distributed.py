@@ -444,11 +444,16 @@ KEEP_RUNS = 4                    # the graphs of this many runs are kept
 
 
 def _partition(names, dtypes, *blocks):
-    """One partition: {placeholder name: NumPy array of its dtype}."""
+    """One partition: {placeholder name: NumPy array of its dtype, aligned}.
+
+    A block that came from another worker may lie at any byte offset in
+    the message it arrived in; NumPy's matmul copies an unaligned operand
+    before each product (W1: every chunk's rows, 3 MB, faulted in anew),
+    so such a block is copied once, here."""
     out = {}
     for name, dtype, block in zip(names, dtypes, blocks):
         array = block.to_numpy() if hasattr(block, 'to_numpy') else block
-        out[name] = np.asarray(array, dtype=dtype)
+        out[name] = np.require(array, dtype=dtype, requirements='A')
     rows = {name: len(a) for name, a in out.items()}
     if len(set(rows.values())) > 1:
         raise ValueError('data_parallel: a partition has different numbers '

@@ -355,6 +355,24 @@ def test_a_worker_reuses_the_memory_of_its_chunks(client):
     release(loss)
 
 
+def test_a_partition_that_arrived_unaligned_is_aligned_once():
+    # a block received from another worker can start at an odd byte of its
+    # message; matmul would copy it before every product
+    import pandas as pd
+    from micrograd.distributed import _partition
+    X, y = rows(50)
+    buffer = bytearray(X.astype(np.float32).nbytes + 1)
+    odd = np.frombuffer(buffer, np.float32, offset=1).reshape(50, 5)
+    odd[...] = X
+    assert not odd.flags.aligned
+    for block in (odd, pd.DataFrame(odd, copy=False)):   # array or frame
+        part = _partition(['x', 'y'], [np.dtype('float32')] * 2, block,
+                          pd.Series(y.astype(np.float32)))
+        assert part['x'].flags.aligned and part['y'].flags.aligned
+        np.testing.assert_array_equal(part['x'], X.astype(np.float32))
+        assert part['x'].dtype == part['y'].dtype == np.float32
+
+
 def test_persisted_partitions_are_spread_evenly(client):
     X, y = rows(8000)
     for partitions in (8, 7):
