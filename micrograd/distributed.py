@@ -278,9 +278,8 @@ class DataParallelPlan(Executor):
         """The step's tasks: [(the workers it runs on, its partitions)].
         Persisted partitions: one task per worker, for all the partitions
         it holds (each task costs the worker, the scheduler and the client
-        a few milliseconds of CPU, and each one a worker's malloc settings
-        set and reset around the chunks); streamed ones: one per partition,
-        run where Dask reads it."""
+        a few milliseconds of CPU); streamed ones: one per partition, run
+        where Dask reads it."""
         if not self.persisted:
             return [((), [part]) for part in self.client.compute(parts)]
         # only where the partitions are: Dask's work stealing would move
@@ -363,9 +362,8 @@ def stats(loss) -> dict:
     them, or per partition for streamed data, plus the sums; streamed data
     adds the tasks that read it), the parameters' bytes and the bytes sent
     of them (in every task while that is at most EMBED_BYTES, else once to
-    each worker; the gradient sums coming back
-    are as large as the parameters), whether the data is persisted, and its
-    bytes."""
+    each worker; the gradient sums coming back are as large as the
+    parameters), whether the data is persisted, and its bytes."""
     plan = _plan(loss)
     return dict(plan.last, persisted=plan.persisted, data_bytes=plan.nbytes)
 
