@@ -21,13 +21,14 @@ again from its source every step). Each worker calls
 `build` once per run and keeps the graph, `chunked`, for the run. A step
 sends the parameters with the tasks (in each task while they are small,
 else scattered once and fetched by the workers), runs one task per
-partition (the row-chunked forward and backward of the graph on
-that partition: its loss sum, gradient sums and row count) and adds the
-results up in a tree of `P - 1` tasks; the client divides by the rows (for
-a mean) and fills `.grad` of its parameters, which any optimiser reads. The
-task graph of a step has the same size at every step. While a worker runs
-a step, malloc keeps a few chunks' arrays for the next chunk (Dask's
-workers otherwise give every freed array back to the system).
+worker (the row-chunked forward and backward of the graph on each of the
+partitions it holds in turn: their loss sum, gradient sums and row count;
+data read from its source: one task per partition) and adds the results up
+in a tree of `W - 1` tasks; the client divides by the rows (for a mean) and
+fills `.grad` of its parameters, which any optimiser reads. The task graph
+of a step has the same size at every step. While a worker runs a step,
+malloc keeps a few chunks' arrays for the next chunk (Dask's workers
+otherwise give every freed array back to the system).
 
 A mean over all rows is the mean of the partitions' means weighted by their
 rows, so the numbers are those of `chunked` on all the rows in memory (to
@@ -51,7 +52,7 @@ from .executor import Executor
 
 __all__ = ['data_parallel', 'batches', 'stats', 'release']
 
-EMBED_BYTES = 16 << 20      # parameters x partitions up to this: in the tasks
+EMBED_BYTES = 16 << 20      # parameters x tasks up to this: in the tasks
 WATCH_SECONDS = 1.0         # a step checks this often for lost workers
 
 
@@ -234,26 +235,21 @@ class DataParallelPlan(Executor):
         client, run, step = self.client, self.run, next(self.steps)
         arrays = [np.ascontiguousarray(p.data) for p in self.leaves]
         nbytes = sum(a.nbytes for a in arrays)
-        if nbytes * len(parts) <= EMBED_BYTES:
-            # in each partition's task: no round trip before the step
-            params, sent = arrays, nbytes * len(parts)
+        prefix = f'micrograd-{run.id}-{step}'
+        groups = self._groups(parts)
+        if nbytes * len(groups) <= EMBED_BYTES:
+            # in each task: no round trip before the step
+            params, sent = arrays, nbytes * len(groups)
         else:
             # to one worker, fetched from there by the others (a broadcast
             # would wait forever on a worker lost in the meantime)
             params = client.scatter([arrays], hash=False)[0]
             sent = nbytes * len(client.scheduler_info()['workers'])
-        prefix = f'micrograd-{run.id}-{step}'
-        if not self.persisted:
-            parts = client.compute(parts)
-        # each partition's task only where the partition is: Dask's work
-        # stealing would move some (25 MB each in W1) to the other worker
-        # and drop the copy again after the step, every step
-        where = client.who_has(parts) if self.persisted else {}
-        level = [client.submit(_partition_step, run, params, part,
+        level = [client.submit(_partitions_step, run, params, *group,
                                key=f'{prefix}-part-{i}', pure=False,
-                               **_near(where.get(part.key)))
-                 for i, part in enumerate(parts)]
-        pinned = {w for part in parts for w in where.get(part.key, ())}
+                               **_near(holder))
+                 for i, (holder, group) in enumerate(groups)]
+        pinned = {w for holder, _ in groups for w in holder}
         height = 0
         while len(level) > 1:           # a tree of pairwise sums
             height += 1
@@ -273,10 +269,28 @@ class DataParallelPlan(Executor):
                         raise _WorkerLost(f'lost {sorted(pinned - alive)}')
         finally:
             self.last = {'partitions': len(parts),
-                         'tasks': 2 * len(parts) - 1,
+                         'tasks': 2 * len(groups) - 1,
                          'parameter bytes': nbytes,
                          'parameter bytes sent': sent}
-            del params, level, parts
+            del params, level, parts, groups
+
+    def _groups(self, parts):
+        """The step's tasks: [(the workers it runs on, its partitions)].
+        Persisted partitions: one task per worker, for all the partitions
+        it holds (each task costs the worker, the scheduler and the client
+        a few milliseconds of CPU); streamed ones: one per partition, run
+        where Dask reads it."""
+        if not self.persisted:
+            return [((), [part]) for part in self.client.compute(parts)]
+        # only where the partitions are: Dask's work stealing would move
+        # some (25 MB each in W1) to the other worker and drop the copy
+        # again after the step, every step
+        where = self.client.who_has(parts)
+        groups = {}
+        for part in parts:      # in order: neighbours stay together
+            holders = tuple(sorted(where.get(part.key) or ()))[:1]
+            groups.setdefault(holders, []).append(part)
+        return list(groups.items())
 
     def rebuild(self):
         self.epoch = prepare(self.root)
@@ -344,12 +358,12 @@ def batches(loss, partitions: int = 1, shuffle: bool = True, seed=0):
 
 
 def stats(loss) -> dict:
-    """The last step: partitions, tasks (one per partition plus the sums;
-    streamed data adds the tasks that read it), the parameters' bytes and
-    the bytes sent of them (in every partition's task while that is at most
-    EMBED_BYTES, else once to each worker; the gradient sums coming back
-    are as large as the parameters), whether the data is persisted, and its
-    bytes."""
+    """The last step: partitions, tasks (one per worker holding some of
+    them, or per partition for streamed data, plus the sums; streamed data
+    adds the tasks that read it), the parameters' bytes and the bytes sent
+    of them (in every task while that is at most EMBED_BYTES, else once to
+    each worker; the gradient sums coming back are as large as the
+    parameters), whether the data is persisted, and its bytes."""
     plan = _plan(loss)
     return dict(plan.last, persisted=plan.persisted, data_bytes=plan.nbytes)
 
@@ -428,11 +442,16 @@ KEEP_RUNS = 4                    # the graphs of this many runs are kept
 
 
 def _partition(names, dtypes, *blocks):
-    """One partition: {placeholder name: NumPy array of its dtype}."""
+    """One partition: {placeholder name: NumPy array of its dtype, aligned}.
+
+    A block that came from another worker may lie at any byte offset in
+    the message it arrived in; NumPy's matmul copies an unaligned operand
+    before each product (W1: every chunk's rows, 3 MB, faulted in anew),
+    so such a block is copied once, here."""
     out = {}
     for name, dtype, block in zip(names, dtypes, blocks):
         array = block.to_numpy() if hasattr(block, 'to_numpy') else block
-        out[name] = np.asarray(array, dtype=dtype)
+        out[name] = np.require(array, dtype=dtype, requirements='A')
     rows = {name: len(a) for name, a in out.items()}
     if len(set(rows.values())) > 1:
         raise ValueError('data_parallel: a partition has different numbers '
@@ -461,19 +480,24 @@ class _Replica:
                                    run.threads)
         self.lock = threading.Lock()
 
-    def step(self, params, part):
-        rows = len(next(iter(part.values())))
-        if rows == 0:
-            return 0.0, [None] * len(self.leaves), 0
+    def step(self, params, parts):
+        """The loss sum, gradient sums and rows of these partitions, one
+        after the other, malloc keeping the chunks' memory throughout."""
+        result = 0.0, [None] * len(self.leaves), 0
         with self.lock, self.memory:
             for leaf, array in zip(self.leaves, params):
                 leaf.data = array
-            self.root.forward(**part)
-            scale = rows if self.kind == 'mean' else 1
-            total = self.root.data * scale
-            grads = [None if p.grad is None else p.grad * scale
-                     for p in self.leaves]
-        return total, grads, rows
+            for part in parts:
+                rows = len(next(iter(part.values())))
+                if rows == 0:
+                    continue
+                self.root.forward(**part)
+                scale = rows if self.kind == 'mean' else 1
+                result = _add(result, (
+                    self.root.data * scale,
+                    [None if p.grad is None else p.grad * scale
+                     for p in self.leaves], rows))
+        return result
 
 
 class _ChunkMemory:
@@ -538,9 +562,9 @@ def _replica(run) -> _Replica:
         return replica
 
 
-def _partition_step(run, params, part):
-    """The task of one partition: (loss sum, gradient sums, rows)."""
-    return _replica(run).step(params, part)
+def _partitions_step(run, params, *parts):
+    """The task of a worker's partitions: (loss sum, gradient sums, rows)."""
+    return _replica(run).step(params, parts)
 
 
 def _add(a, b):

@@ -98,9 +98,24 @@ def test_a_step_has_the_same_tasks_at_step_1_and_step_10(client):
             loss.forward()
         opt.step()
         counts.append(len(ts.data))
-    # one task per partition, then 4 pairwise sums: nothing grows
-    assert counts == [5 + 4] * 10
-    assert stats(loss)['tasks'] == 9
+    # one task per worker for all its partitions, then one sum: nothing
+    # grows, and the tasks do not grow with the partitions either
+    assert counts == [2 + 1] * 10
+    assert stats(loss)['tasks'] == 3
+    assert stats(loss)['partitions'] == 5
+    release(loss)
+
+
+def test_a_minibatch_runs_only_on_the_workers_holding_its_partitions(client):
+    X, y = rows(800)
+    expected = reference(quantile_graph, X[:200], y[:200], 1)
+    loss, model = data_parallel(quantile_graph, {'x': X, 'y': y}, client,
+                                partitions=8)
+    with distributed.get_task_stream(client) as ts:
+        loss.forward(partitions=[0, 1])     # both on the first worker
+    assert len(ts.data) == 1
+    assert stats(loss)['tasks'] == 1
+    assert float(loss.data) == pytest.approx(expected[0][0], rel=1e-6)
     release(loss)
 
 
@@ -340,6 +355,24 @@ def test_a_worker_reuses_the_memory_of_its_chunks(client):
     release(loss)
 
 
+def test_a_partition_that_arrived_unaligned_is_aligned_once():
+    # a block received from another worker can start at an odd byte of its
+    # message; matmul would copy it before every product
+    import pandas as pd
+    from micrograd.distributed import _partition
+    X, y = rows(50)
+    buffer = bytearray(X.astype(np.float32).nbytes + 1)
+    odd = np.frombuffer(buffer, np.float32, offset=1).reshape(50, 5)
+    odd[...] = X
+    assert not odd.flags.aligned
+    for block in (odd, pd.DataFrame(odd, copy=False)):   # array or frame
+        part = _partition(['x', 'y'], [np.dtype('float32')] * 2, block,
+                          pd.Series(y.astype(np.float32)))
+        assert part['x'].flags.aligned and part['y'].flags.aligned
+        np.testing.assert_array_equal(part['x'], X.astype(np.float32))
+        assert part['x'].dtype == part['y'].dtype == np.float32
+
+
 def test_persisted_partitions_are_spread_evenly(client):
     X, y = rows(8000)
     for partitions in (8, 7):
@@ -366,7 +399,8 @@ def test_large_parameters_are_scattered_once_not_sent_in_each_task(
     opt = Adam(model.parameters(), learning_rate=0.01)
     size = sum(p.data.nbytes for p in model.parameters())
     loss.forward()
-    assert stats(loss)['parameter bytes sent'] == 4 * size     # in the tasks
+    # in the tasks: one per worker (4 partitions, 2 workers)
+    assert stats(loss)['parameter bytes sent'] == 2 * size
     monkeypatch.setattr(md, 'EMBED_BYTES', 0)
     loss, model = data_parallel(quantile_graph, {'x': X, 'y': y}, client,
                                 partitions=4)
