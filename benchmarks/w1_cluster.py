@@ -28,6 +28,8 @@ step), CPU seconds per timed step of all its processes (client, scheduler
 and workers; on a loaded machine the wall time grows, this less), peak
 resident memory per process (VmHWM, MiB), tasks per step, bytes moved per
 step, and the final loss; first and last a line with the machine's load.
+For the workers also, each: the memory of the libraries alone (before any
+data), of the partitions it holds, and its peak during the timed steps.
 """
 from __future__ import annotations
 
@@ -139,6 +141,36 @@ def _peak(dask_worker=None) -> float:
     return float('nan')
 
 
+def _rss(dask_worker=None) -> float:
+    """This process's resident memory now, MiB."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024
+    return float('nan')
+
+
+def _reset_peak(dask_worker=None) -> None:
+    """Start VmHWM again from the present resident memory (Linux)."""
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+
+
+def _libraries(dask_worker=None) -> float:
+    """Import what a worker's steps use; then its resident memory, MiB."""
+    import dask.dataframe  # noqa: F401
+    import pyarrow  # noqa: F401
+    import micrograd  # noqa: F401
+    import micrograd.distributed  # noqa: F401
+    return _rss()
+
+
+def _held(dask_worker) -> float:
+    """MiB of the data this worker holds (its partitions)."""
+    from dask.sizeof import sizeof
+    return sum(sizeof(v) for v in dask_worker.data.values()) / 2**20
+
+
 def _cpu(dask_worker=None) -> float:
     """CPU seconds of this process so far (all its threads)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -191,6 +223,7 @@ def on_cluster(folder: str, steps: int, workers: int, quiet=False,
                            dashboard_address=None)
     client = Client(cluster)
     try:
+        base = client.run(_libraries)       # a worker before any data
         frame = dd.read_parquet(folder)
         loss, params = data_parallel(
             w1_graph, {'x': frame[FEATURES], 'y': frame['y']}, client,
@@ -205,6 +238,9 @@ def on_cluster(folder: str, steps: int, workers: int, quiet=False,
         def counters():             # after the warm-up (graphs built)
             start['moved'] = sum(client.run(_moved).values())
             start['cpu'] = _cpu() + sum(client.run(_cpu).values())
+            start['peak'] = client.run(_peak)   # reading the Parquet files
+            client.run(_reset_peak)             # from here: the steps'
+            start['held'] = client.run(_held)
         seconds = timed(step, steps, counters)
         cpu = (_cpu() + sum(client.run(_cpu).values()) - start['cpu']) / steps
         between = (sum(client.run(_moved).values()) - start['moved']) / steps
@@ -217,8 +253,15 @@ def on_cluster(folder: str, steps: int, workers: int, quiet=False,
                            'persisted' + (', no profiler' if quiet else ''),
                   's_per_step': round(seconds, 4),
                   'cpu_s_per_step': round(cpu, 3),
-                  'peak_mib': [round(v) for v in
-                               client.run(_peak).values()],
+                  'peak_mib': [round(max(v, start['peak'][w]))
+                               for w, v in client.run(_peak).items()],
+                  # per worker: libraries alone, partitions held, and the
+                  # peak during the timed steps
+                  'libraries_mib': [round(v) for v in base.values()],
+                  'partitions_mib': [round(start['held'].get(w, 0))
+                                     for w in base],
+                  'steps_peak_mib': [round(v) for v in
+                                     client.run(_peak).values()],
                   'tasks_per_step': info['tasks'],
                   'bytes_per_step': round(sent + between),
                   'loss': float(loss.data)}

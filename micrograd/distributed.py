@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import sys
 import threading
 import uuid
 from collections import OrderedDict
@@ -187,6 +188,7 @@ class DataParallelPlan(Executor):
                 part, workers=[names[i * len(names) // len(parts)]],
                 allow_other_workers=True))[0] for i, part in enumerate(parts)]
             distributed.wait(self.parts)
+            client.run(_release_reader_memory)
         else:
             self.parts = parts
         self.steps = itertools.count()
@@ -541,6 +543,16 @@ class _ChunkMemory:
             if mallopt is not None and _ChunkMemory._depth == 0:
                 mallopt(-3, _environ_int('MALLOC_MMAP_THRESHOLD_', 128 << 10))
                 mallopt(-1, _environ_int('MALLOC_TRIM_THRESHOLD_', 128 << 10))
+
+
+def _release_reader_memory(dask_worker=None) -> None:
+    """Once a worker's partitions are loaded: Arrow's memory pool (where the
+    Parquet and CSV readers work) hands back the memory it keeps for reuse;
+    W1's workers held about 0.4x their partitions' size there, unused, for
+    the whole run."""
+    arrow = sys.modules.get('pyarrow')
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
 
 
 def _memory_limit() -> int | None:

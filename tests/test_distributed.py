@@ -5,7 +5,9 @@ a worker's memory, Parquet input, minibatches of partitions."""
 import functools
 import os
 import resource
+import sys
 import threading
+import types
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ da = pytest.importorskip('dask.array')
 from micrograd import Value, chunked, losses, nn                 # noqa: E402
 from micrograd.checks import FeedError                            # noqa: E402
 from micrograd.distributed import (batches, data_parallel, release,  # noqa
-                                   stats)
+                                   stats, _release_reader_memory)
 from micrograd.optim import Adam                                  # noqa: E402
 from micrograd.train import fit                                   # noqa: E402
 
@@ -204,8 +206,14 @@ def test_parquet_input(client, tmp_path):
         frame.iloc[start:start + 250].to_parquet(folder / f'part-{i}.parquet')
     expected = reference(quantile_graph, X, y, 3)
     ddf = dd.read_parquet(str(folder))
-    loss, model = data_parallel(quantile_graph, {'x': ddf[names],
-                                                 'y': ddf['target']}, client)
+    ran, run = [], client.run
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(client, 'run', lambda f, *a, **k: (ran.append(f),
+                                                         run(f, *a, **k))[1])
+        loss, model = data_parallel(quantile_graph, {'x': ddf[names],
+                                                     'y': ddf['target']},
+                                    client)
+    assert _release_reader_memory in ran    # Arrow's pool, once loaded
     opt = Adam(model.parameters(), learning_rate=0.01)
     for step in range(3):
         loss.forward()
@@ -213,6 +221,21 @@ def test_parquet_input(client, tmp_path):
         assert_same(loss, model, expected[step], 1e-6)
     assert stats(loss)['partitions'] == 4
     release(loss)
+
+
+def test_the_readers_memory_is_handed_back(monkeypatch):
+    released = []
+
+    class Pool:
+        def release_unused(self):
+            released.append(True)
+    monkeypatch.setitem(sys.modules, 'pyarrow', types.SimpleNamespace(
+        default_memory_pool=Pool))
+    _release_reader_memory()
+    assert released == [True]
+    monkeypatch.delitem(sys.modules, 'pyarrow')
+    _release_reader_memory()                # no Arrow in this process
+    assert released == [True]
 
 
 def test_minibatches_of_partitions_are_seeded(client):
