@@ -145,16 +145,10 @@ def test_one_step_is_one_entry_in_cprofile():
     for _ in range(2):
         loss.forward(**feeds)
         loss.backward()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    loss.forward(**feeds)
-    loss.backward()
-    profiler.disable()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).print_stats()
-    assert '(fused_step)' in out.getvalue()
-    assert '(matmul_backward)' not in out.getvalue()
-    assert '(fused_add_relu_forward)' not in out.getvalue()
+    names = profiled_step(loss, feeds)
+    assert '(fused_step)' in names
+    assert '(matmul_backward)' not in names
+    assert '(fused_add_relu_forward)' not in names
 
 
 def test_one_step_with_a_seed_without_grad_and_its_data(plain_kernels):
@@ -249,6 +243,18 @@ def test_fused_quantile_model_equals_compiled(dtype, run):
     assert 'def fused_add_sub_mul_abs_mean_forward(' in source
 
 
+def profiled_step(loss, feeds) -> str:
+    """cProfile's table of one forward and backward."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    loss.forward(**feeds)
+    loss.backward()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).print_stats()
+    return out.getvalue()
+
+
 def test_fused_kernels_are_named_in_cprofile(monkeypatch):
     monkeypatch.setattr(fuse, 'WHOLE_ELEMENTS', -1)     # as large graphs run
     loss, _ = quantile_model('float32', np.random.default_rng(1))
@@ -257,16 +263,10 @@ def test_fused_kernels_are_named_in_cprofile(monkeypatch):
              'y': np.ones(50, np.float32)}
     loss.forward(**feeds)
     loss.backward()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    loss.forward(**feeds)
-    loss.backward()
-    profiler.disable()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).print_stats()
+    names = profiled_step(loss, feeds)
     for name in ('fused_add_relu_forward', 'fused_add_relu_backward',
                  'fused_add_sub_mul_abs_mean_backward', 'matmul_backward'):
-        assert f'({name})' in out.getvalue()
+        assert f'({name})' in names
 
 
 def test_elementwise_user_op_fuses_and_others_stay_calls(forget_user_ops):
