@@ -131,23 +131,24 @@ def timed(step, steps: int, then=None) -> float:
     return statistics.median(times)
 
 
+def _status_mib(field: str) -> float:
+    """A memory line of /proc/self/status (e.g. 'VmRSS'), MiB."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 1024
+    return float('nan')
+
+
 def _peak(dask_worker=None) -> float:
     """This process's peak resident memory, MiB (VmHWM: unlike ru_maxrss it
     does not carry over the parent's peak into a spawned worker)."""
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith('VmHWM:'):
-                return int(line.split()[1]) / 1024
-    return float('nan')
+    return _status_mib('VmHWM')
 
 
 def _rss(dask_worker=None) -> float:
     """This process's resident memory now, MiB."""
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024
-    return float('nan')
+    return _status_mib('VmRSS')
 
 
 def _reset_peak(dask_worker=None) -> None:
