@@ -21,20 +21,13 @@ from numpy.testing import assert_allclose
 
 import micrograd as mg
 from micrograd.backend import to_host
+from library_arrays import dask_array, torch_tensor
 from op_table import ROWS, to_namespace
 
 pytest.importorskip('array_api_compat')
 NO_FLOAT128 = {'astype(x, float128)', 'x.astype(float128)'}
 
 
-def dask_array(a):
-    da = pytest.importorskip('dask.array')
-    return da.from_array(np.asarray(a), chunks=2)
-
-
-def torch_tensor(a):
-    torch = pytest.importorskip('torch')
-    return torch.as_tensor(np.asarray(a))
 
 
 LIBRARIES = {'dask': dask_array, 'torch': torch_tensor}

@@ -12,18 +12,15 @@ import micrograd as mg
 from micrograd.backend import to_host
 from micrograd.optim import Adam
 
+import library_arrays
+from library_arrays import torch_tensor
+
 pytest.importorskip('array_api_compat')
 STEPS = 20
 
 
 def dask_array(a):
-    da = pytest.importorskip('dask.array')
-    return da.from_array(np.asarray(a), chunks=4)
-
-
-def torch_tensor(a):
-    torch = pytest.importorskip('torch')
-    return torch.as_tensor(np.asarray(a))
+    return library_arrays.dask_array(a, chunks=4)
 
 
 def train(wrap, compiled):
