@@ -61,3 +61,27 @@ class no_grad:
     @staticmethod
     def active() -> bool:
         return getattr(no_grad._state, 'on', False)
+
+
+class step_follows:
+    """`with step_follows(optimiser, root) as then: root.forward(**feeds)`:
+    tells root's executor (in this thread) that `root.backward()` and
+    `optimiser.step()` follow this forward (`Optimiser.minimize`). One that
+    can run all three at once (a small fused graph: fuse.py) does, and sets
+    `then.done`; the caller then skips the backward and the step."""
+    _state = threading.local()
+
+    def __init__(self, optimiser, root):
+        self.optimiser, self.root, self.done = optimiser, root, False
+
+    def __enter__(self):
+        self.saved = getattr(step_follows._state, 'then', None)
+        step_follows._state.then = self
+        return self
+
+    def __exit__(self, *exc):
+        step_follows._state.then = self.saved
+
+    @staticmethod
+    def current() -> step_follows | None:
+        return getattr(step_follows._state, 'then', None)

@@ -35,12 +35,14 @@ import re
 import sys
 import tempfile
 import threading
+import weakref
 
 import numpy as np
 
 from .checks import check_feeds, feed
 from .chunked import NotKept
 from .compile import Plan, Fit, Accumulate, _render_fit
+from .executor import step_follows
 
 JIT_HINT = ('compile(fuse=True) needs Numba; install it with '
             'pip install "micrograd[jit]"')
@@ -823,6 +825,25 @@ def step_backward(node, g, args, need, shape, shapes) -> list:
     return [_contiguous(g, shapes[0])]      # reshape, expand_dims, squeeze
 
 
+def update_loop(optimiser, j, target, grad, buffers, scalars, shape,
+                dtype) -> list:
+    """The lines (inside fused_step) that move parameter j, array `target`,
+    in place: `optimiser.rule` run on one element (Terms), in a loop over
+    the parameter's shape; `buffers` (its state arrays) move with it."""
+    trace = Trace(dtype)
+    at = _index(shape, shape)
+    w, g, *state = [trace.let(f'{a}{at}') for a in (target, grad, *buffers)]
+    new = optimiser.rule(XP, w, g, [Term(trace, r) for r in scalars],
+                         optimiser.decay[j], *state)
+    if len(new) != 1 + len(buffers):
+        raise NotFusable(f'{optimiser.name}.rule returns {len(new)} arrays')
+    body = trace.lines + [f'{a}{at} = {_num(t)}'
+                          for a, t in zip((target, *buffers), new)]
+    lines = [f'    {"    " * a}for i{a} in range({n}):'
+             for a, n in enumerate(shape)]
+    return lines + [f'    {"    " * len(shape)}{line}' for line in body]
+
+
 # ---- the fused plan ---------------------------------------------------------
 
 class InKernel(NotKept):
@@ -856,6 +877,10 @@ class FusedPlan(Plan):
         super().__init__(root)
         self.forward_for_shapes = {}
         self.whole_for_shapes = {}      # leaf shapes -> whole step or None
+        self.shapes_for = {}            # leaf shapes -> the edges' shapes
+        # id(optimiser) -> (weakref to it, {(leaf shapes, its settings):
+        # whole step moving its parameters, or None})
+        self.updates = {}
         self.has_grads = False          # did the last forward fill them?
         self.inner_kept = True          # do inner nodes hold their data?
         self.whole_source = ''
@@ -971,17 +996,38 @@ class FusedPlan(Plan):
 
     def _whole_step(self, sig) -> bool:
         """Forward and backward at once, where the graph is small: whether
-        that ran (and filled the gradients)."""
+        that ran (and filled the gradients). When an optimiser's step
+        follows (`Optimiser.minimize`), it moves the parameters too."""
         whole = self.whole_for_shapes.get(sig, False)
         if whole is False:      # the first step for these shapes
             self._first_whole(sig)
             return True
         if whole is None:
             return False
-        whole(self._seed())
+        then = step_follows.current()
+        if then is not None and then.root is self.root and \
+                self._update(sig, then.optimiser):
+            then.done = True
+        else:
+            whole(self._seed())
         if self.inner_kept:     # a forward of kernels kept them
             self._not_kept()
         return True
+
+    def _update(self, sig, optimiser) -> bool:
+        """fused_step with optimiser's update: whether it ran."""
+        if optimiser.rule is None or optimiser.check_finite:
+            return False
+        mine = self.updates.get(id(optimiser))
+        if mine is None or mine[0]() is not optimiser:
+            mine = self.updates[id(optimiser)] = (weakref.ref(optimiser), {})
+        key = sig, optimiser.settings()
+        run = mine[1].get(key, False)
+        if run is False:
+            with self._lock:
+                run = mine[1][key] = self._whole(
+                    self._values(), self.shapes_for[sig], optimiser)
+        return run is not None and run(self._seed(), optimiser)
 
     def _first_whole(self, sig):
         """The first forward with gradients for these shapes: the rules
@@ -993,6 +1039,7 @@ class FusedPlan(Plan):
                 node._data = value
         self._trace(values, self._seed(), sig, False)
         with self._lock:
+            self.shapes_for[sig] = self._shapes
             self.whole_for_shapes[sig] = self._whole(values, self._shapes)
 
     def _not_kept(self):
@@ -1002,10 +1049,13 @@ class FusedPlan(Plan):
                 node._data = InKernel(node)
         self.inner_kept = False
 
-    def _whole(self, values, shapes):
+    def _whole(self, values, shapes, optimiser=None):
         """A function of the seed that runs fused_step for these shapes,
         stores the data the plan keeps and hands out the gradients; None
-        where an array is too large or an op has no loop form."""
+        where an array is too large or an op has no loop form. With an
+        `optimiser`, fused_step then moves its parameters too (the
+        function's arguments: the seed, the optimiser, this step's
+        scalars); None where that cannot be written."""
         dtype = _float_dtype(values[-1])
         if dtype is None or any(
                 not isinstance(v, (np.ndarray, np.generic)) or
@@ -1016,7 +1066,7 @@ class FusedPlan(Plan):
         groups, group_of = partition(topo, self.index, values, True)
         order = units(topo, self.index, group_of)
         names = self._kernels(groups, values)
-        self.step_checks = []
+        self.step_checks, self.update_scalars = [], []
         try:
             lines = self._render_units(order, names, values, True, True)
             backward, reached = self._render_units_backward(
@@ -1025,43 +1075,91 @@ class FusedPlan(Plan):
             return None
         last = len(topo) - 1            # only the root's data is kept
         leaves = [i for i, _ in self.backward_steps.leaves]
-        grads = [f'g{i}' if i in reached else
-                 f'np.zeros({tuple(values[i].shape)!r}, F)' for i in leaves]
         lines += backward
-        lines.append(f'    return n{last}, '
-                     f'({"".join(g + ", " for g in grads)})')
+        # the root's data and the gradients go into arrays the wrapper made
+        # (returning arrays from Numba costs more than passing them in)
+        lines.append(f'    out[...] = n{last}')
+        lines += [f'    q{k}[...] = g{i}' if i in reached else
+                  f'    q{k}[...] = 0' for k, i in enumerate(leaves)]
+        moved, extra = {}, []           # parameter -> its name, arguments
+        if optimiser is not None:
+            try:
+                moved, extra, update = self._update_lines(
+                    optimiser, leaves, values, dtype)
+            except NotFusable:
+                return None
+            lines += update
         text = '\n'.join(lines)
         params = sorted({i for i in map(int, re.findall(r'\bn(\d+)\b', text))
-                         if topo[i].op is None})
+                         if topo[i].op is None} | set(moved))
         kernels = []
         for alias, source in self.kernel_source.items():
             if re.search(rf'\b{alias}\(', text):
                 kernels.append(re.sub(r'def \w+\(', f'def {alias}(',
                                       source, count=1))
+        arg = {i: moved.get(i, f'n{i}') for i in params}
         step = '\n'.join([
             '@numba.njit(cache=True, nogil=True, error_model="numpy")',
-            f'def fused_step({"".join(f"n{i}, " for i in params)}seed):',
+            f'def fused_step({"".join(arg[i] + ", " for i in params)}'
+            f'{"".join(a + ", " for a, _ in extra)}seed, out'
+            f'{"".join(f", q{k}" for k in range(len(leaves)))}'
+            f'{"".join(", " + r for r in self.update_scalars)}):',
+            *[f'    {r} = F({r})' for r in self.update_scalars],
             # (a leaf of another layout is copied for the products)
-            *[f'    n{i} = np.ascontiguousarray(n{i})' for i in params
-              if re.search(rf'mm\([^\n]*\bn{i}\b', text)],
+            *[f'    n{i} = np.ascontiguousarray({arg[i]})' if re.search(
+                rf'mm\([^\n]*\bn{i}\b', text) else f'    n{i} = {arg[i]}'
+              for i in params if re.search(rf'mm\([^\n]*\bn{i}\b', text)
+              or i in moved],
             text])
         function = load_kernel('\n\n\n'.join(
             [MM_SOURCE, *kernels, step]), 'fused_step', dtype)
         wrapper = '\n'.join([
-            'def whole(seed):',
+            f'def whole(seed{", O" if optimiser is not None else ""}):',
+            *(['    if not (' + ' and '.join(
+                f'N[{i}]._data.flags.writeable' for i in moved) + '):',
+               '        return False      # (moved by the step instead)',
+               '    R = O._step_scalars()'] if optimiser is not None else []),
             *self.step_checks,
-            f'    N[{last}]._data, grads = fused_step('
-            f'{"".join(f"N[{i}]._data, " for i in params)}seed)',
+            '    grads = (' + ''.join(f'E({tuple(values[i].shape)!r}, F), '
+                                     for i in leaves) + ')',
+            f'    N[{last}]._data = out = E({tuple(values[last].shape)!r}, F)',
+            f'    fused_step({"".join(f"N[{i}]._data, " for i in params)}'
+            f'{"".join(value + ", " for _, value in extra)}seed, out, *grads'
+            f'{", *R" if optimiser is not None else ""})',
             f'    ({"".join(f"N[{i}].grad, " for i in leaves)}) = grads',
-            f'    N[{last}].grad = seed'])
+            f'    N[{last}].grad = seed',
+            '    return True'])
         namespace = self._define([])
-        namespace['fused_step'] = function
+        namespace.update(fused_step=function, E=np.empty, F=np.dtype(dtype))
         exec(compile(wrapper, f'<micrograd fused step {id(self):x}>', 'exec'),
              namespace)
         self._not_kept()
         self.whole_source = (f'# one step for leaf shapes {self.signature()}'
                              f'\n{step}\n\n{wrapper}')
         return namespace['whole']
+
+    def _update_lines(self, optimiser, leaves, values, dtype):
+        """fused_step's last lines: each of optimiser's parameters moved in
+        place by its `rule`, in a loop over its elements. Returns the
+        parameters' argument names, the buffers' (name, wrapper's value)
+        and the lines; sets `update_scalars` (the step's scalars' names)."""
+        where = {i: k for k, i in enumerate(leaves)}
+        moved, extra, lines, self.update_scalars = {}, [], [], []
+        for k, group in enumerate(optimiser.param_groups):
+            scalars = [f'r{k}_{s}' for s in optimiser.scalar_names]
+            self.update_scalars += scalars
+            for j in group['indices']:
+                i = self.index.get(id(optimiser.wrt[j]))
+                if i not in where:
+                    raise NotFusable('a parameter outside the graph')
+                moved[i] = f'p{i}'
+                buffers = [f'b{i}_{b}' for b in optimiser.buffers]
+                extra += [(f'b{i}_{b}', f'O.{b}[{j}]')
+                          for b in optimiser.buffers]
+                lines += update_loop(optimiser, j, f'p{i}', f'q{where[i]}',
+                                     buffers, scalars,
+                                     tuple(values[i].shape), dtype)
+        return moved, extra, lines
 
     def _specialise(self, values, shapes, sig, in_locals):
         self._shapes = shapes           # (for _whole, after a _trace)

@@ -32,6 +32,7 @@ from numbers import Integral, Number
 
 from .checks import state_array
 from .engine import Value
+from .executor import step_follows
 
 
 def _check_wrt(name: str, wrt) -> list:
@@ -274,6 +275,18 @@ class Optimiser:
                 raise FloatingPointError(
                     f'{self.name}: the gradient of {_describe(j, p)} is not '
                     'finite (inf or NaN): no parameter was moved')
+        rates = self._start_step()
+        for group, lr in zip(self.param_groups, rates):
+            for j in group['indices']:
+                p = self.wrt[j]
+                if p.grad is not None:
+                    self.update(j, p, p.grad, lr)
+        if self._lazy:
+            self._materialize(self._lazy)
+
+    def _start_step(self) -> list:
+        """This step's rate of each parameter group (a schedule's next);
+        counts the step."""
         default = None
         rates = []
         for k, group in enumerate(self.param_groups):
@@ -288,13 +301,48 @@ class Optimiser:
                 rates.append(default)
         self.num_steps += 1
         self.last_rates = rates
-        for group, lr in zip(self.param_groups, rates):
-            for j in group['indices']:
-                p = self.wrt[j]
-                if p.grad is not None:
-                    self.update(j, p, p.grad, lr)
-        if self._lazy:
-            self._materialize(self._lazy)
+        return rates
+
+    def minimize(self, loss: Value, **feeds) -> float:
+        """One training step: `loss.forward(**feeds)`, `loss.backward()`,
+        `self.step()`; returns the loss (a number). On a small graph
+        compiled with `fuse=True`, the three run as one generated function
+        (the optimiser's `rule` written into the fused step); the numbers
+        are the same."""
+        if not isinstance(loss, Value):
+            raise TypeError(f'{self.name}.minimize: loss must be a Value, '
+                            f'got {type(loss).__name__}')
+        with step_follows(self, loss) as then:
+            loss.forward(**feeds)
+        data = loss._data
+        if getattr(data, 'size', 1) != 1:
+            raise ValueError(f'{self.name}.minimize: the loss must be one '
+                             f'number, got shape {tuple(data.shape)}')
+        if then.done:           # the parameters moved inside the forward
+            for p in self.wrt:
+                p.data = p._data        # graphs on them are now stale
+        else:
+            loss.backward()
+            self.step()
+        return float(data)
+
+    minimise = minimize
+
+    # The fused form of an update (fuse.py writes it into a small graph's
+    # step): `rule(xp, w, g, scalars, decay, *buffers)` is the update of
+    # one element, returning the new w and buffers; `scalars` (this step's
+    # numbers, from `step_scalars(lr, decay)`) are arguments of the
+    # generated code, the `settings()` are written into it.
+    rule, scalar_names = None, ()
+
+    def settings(self) -> tuple:
+        return tuple(self.decay)
+
+    def _step_scalars(self) -> list:
+        """Start a step (draw the rates, count it); the step's scalars of
+        each parameter group, in order."""
+        return [x for group, lr in zip(self.param_groups, self._start_step())
+                for x in self.step_scalars(lr, group['weight_decay'])]
 
     def _materialize(self, lazy):
         """Lazy arrays (Dask): the new parameters and buffers computed now,
@@ -387,6 +435,24 @@ class SGD(Optimiser):
                          check_finite)
         self.momentum, self.nesterov = momentum, nesterov
 
+    def settings(self) -> tuple:
+        return self.momentum, self.nesterov, tuple(self.decay)
+
+    scalar_names = ('lr',)
+
+    def step_scalars(self, lr, decay) -> tuple:
+        return (lr,)
+
+    def rule(self, xp, w, g, scalars, decay, *velocity):
+        """update's arithmetic on one element, in the same order."""
+        (lr,) = scalars
+        step = g + decay * w if decay else g
+        if not self.momentum:
+            return (w - step * lr,)
+        v = self.momentum * velocity[0] + step
+        step = step + self.momentum * v if self.nesterov else v
+        return w - step * lr, v
+
     def update(self, j, p, g, lr):
         bk, w = p.bk, p.data
         decay = self.decay[j]
@@ -432,12 +498,37 @@ class Adam(Optimiser):
         self.beta2 = _check_number(name, 'beta2', beta2, below=1)
         self.eps = _check_number(name, 'eps', eps)
 
+    def settings(self) -> tuple:
+        return self.beta1, self.beta2, self.decoupled, tuple(self.decay)
+
+    scalar_names = ('shrink', 'rate', 'eps')
+
+    def step_scalars(self, lr, decay) -> tuple:
+        """The decoupled decay's factor, and the bias correction:
+        m_hat / (sqrt(v_hat) + eps) = (sqrt(c2) / c1) m / (sqrt(v) + eps sqrt(c2))"""
+        t = self.num_steps
+        c1, c2 = 1 - self.beta1 ** t, 1 - self.beta2 ** t
+        return (1 - lr * decay, lr * math.sqrt(c2) / c1,
+                self.eps * math.sqrt(c2))
+
+    def rule(self, xp, w, g, scalars, decay, m, v):
+        """update's arithmetic on one element, in the same order."""
+        shrink, rate, eps = scalars
+        if decay and self.decoupled:
+            w = w * shrink
+        elif decay:
+            g = g + decay * w
+        m = self.beta1 * m + (1 - self.beta1) * g
+        v = self.beta2 * v + (1 - self.beta2) * (g * g)
+        return w - 1 / (xp.sqrt(v) + eps) * m * rate, m, v
+
     def update(self, j, p, g, lr):
-        b1, b2, t = self.beta1, self.beta2, self.num_steps
+        b1, b2 = self.beta1, self.beta2
         bk, w, m, v = p.bk, p.data, self.m[j], self.v[j]
         decay = self.decay[j]
+        shrink, rate, eps = self.step_scalars(lr, decay)
         if decay and self.decoupled:
-            w *= 1 - lr * decay
+            w *= shrink
         tmp = _fill(bk, self.scratch[j], g)
         if decay and not self.decoupled:
             tmp += decay * w
@@ -447,14 +538,12 @@ class Adam(Optimiser):
         tmp *= tmp
         tmp *= 1 - b2
         v += tmp
-        # m_hat / (sqrt(v_hat) + eps) = (sqrt(c2) / c1) m / (sqrt(v) + eps sqrt(c2))
-        c1, c2 = 1 - b1 ** t, 1 - b2 ** t
         tmp = _fill(bk, tmp, v)
         tmp **= 0.5
-        tmp += self.eps * math.sqrt(c2)
+        tmp += eps
         tmp **= -1
         tmp *= m
-        tmp *= lr * math.sqrt(c2) / c1
+        tmp *= rate
         w -= tmp
         self.m[j], self.v[j], p.data = m, v, w
 

@@ -10,7 +10,9 @@
                   patience=5)
     history.best_step, history.loss, history.val_loss
 
-Each step is `loss.forward(**batch)`, `loss.backward()`, `optimiser.step()`.
+Each step is `optimiser.minimize(loss, **batch)`: `loss.forward(**batch)`,
+`loss.backward()`, `optimiser.step()` (one generated call on a small fused
+graph).
 Every `validate_every` steps (and at step 0 and at the end) the validation
 graph is evaluated with `forward` under `no_grad`: no gradient is computed
 (a chunked graph computes the loss only). The
@@ -138,13 +140,10 @@ def fit(loss: Value, optimiser, data: Iterable[Mapping], *,
             if evaluate:
                 bar.show(val=validate(0))
             for feeds in _endless(data, steps):
-                loss.forward(**feeds)
-                loss.backward()
-                optimiser.step()
+                value = optimiser.minimize(loss, **feeds)
                 rate = optimiser.learning_rate
                 if not hasattr(rate, '__next__'):   # a number
                     history.lr.append(float(rate))
-                value = float(loss.data)
                 history.loss.append(value)
                 step = history.steps
                 if not math.isfinite(value):
