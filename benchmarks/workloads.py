@@ -269,11 +269,8 @@ def w2_micrograd(steps, compiled=True, fuse=False):
     if compiled:
         micrograd.compile(loss, fuse=fuse)
 
-    def step():
-        loss.forward()
-        loss.backward()
-        opt.step()
-        return float(loss.data)
+    def step():         # forward, backward, opt.step(): one call if fused
+        return opt.minimize(loss)
     step.loss, step.feeds = loss, {}
     return step
 
