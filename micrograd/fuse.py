@@ -1117,9 +1117,10 @@ class FusedPlan(Plan):
             f'def whole(seed{", O" if optimiser is not None else ""}):',
             *(['    if not (' + ' and '.join(
                 f'N[{i}]._data.flags.writeable' for i in moved) + '):',
-               '        return False      # (moved by the step instead)',
-               '    R = O._step_scalars()'] if optimiser is not None else []),
-            *self.step_checks,
+               '        return False      # (moved by the step instead)']
+              if optimiser is not None else []),
+            *self.step_checks,          # (before the step starts: it counts)
+            *(['    R = O._step_scalars()'] if optimiser is not None else []),
             '    grads = (' + ''.join(f'E({tuple(values[i].shape)!r}, F), '
                                      for i in leaves) + ')',
             f'    N[{last}]._data = out = E({tuple(values[last].shape)!r}, F)',

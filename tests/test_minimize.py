@@ -250,6 +250,24 @@ def test_fused_minimize_follows_changed_settings(plain_kernels):
         np.testing.assert_array_equal(a, b)
 
 
+def test_fused_minimize_refusing_labels_moves_nothing(plain_kernels):
+    """The hinge loss's labels are checked before the step starts: a bad
+    batch leaves the parameters, buffers and step count as they were."""
+    loss, ps = mlp('float64')
+    mg.compile(loss, fuse=True)
+    opt = SGD(ps, learning_rate=0.1, momentum=0.9)
+    feeds = batches('float64')[0]
+    for _ in range(2):
+        opt.minimize(loss, **feeds)
+    before = [p.data.copy() for p in ps] + [v.copy() for v in opt.velocity]
+    bad = dict(feeds, y=feeds['y'] * 2)
+    with pytest.raises(ValueError, match='hinge'):
+        opt.minimize(loss, **bad)
+    assert opt.num_steps == 2
+    for a, b in zip(before, [p.data for p in ps] + opt.velocity):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_after_fused_minimize_the_graph_is_stale(plain_kernels):
     """As after optimiser.step(): the parameters moved since the forward,
     so a backward without a new forward is refused."""
