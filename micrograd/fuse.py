@@ -825,6 +825,21 @@ def step_backward(node, g, args, need, shape, shapes) -> list:
     return [_contiguous(g, shapes[0])]      # reshape, expand_dims, squeeze
 
 
+def _loops(shape) -> list:
+    """The heads of nested loops over `shape` (indices i0, i1, ...), at
+    fused_step's indentation; their body goes 4 * (len(shape) + 1) in."""
+    return [f'    {"    " * a}for i{a} in range({n}):'
+            for a, n in enumerate(shape)]
+
+
+def _fill_loop(target, source, shape) -> list:
+    """Lines writing array `source` (None: zeros) into `target`, both of
+    `shape` (a loop: Numba compiles `target[...] = source` slowly)."""
+    at = _index(shape, shape)
+    value = f'{source}{at}' if source is not None else 'F(0.0)'
+    return _loops(shape) + [f'    {"    " * len(shape)}{target}{at} = {value}']
+
+
 def update_loop(optimiser, j, target, grad, buffers, scalars, shape,
                 dtype) -> list:
     """The lines (inside fused_step) that move parameter j, array `target`,
@@ -839,9 +854,8 @@ def update_loop(optimiser, j, target, grad, buffers, scalars, shape,
         raise NotFusable(f'{optimiser.name}.rule returns {len(new)} arrays')
     body = trace.lines + [f'{a}{at} = {_num(t)}'
                           for a, t in zip((target, *buffers), new)]
-    lines = [f'    {"    " * a}for i{a} in range({n}):'
-             for a, n in enumerate(shape)]
-    return lines + [f'    {"    " * len(shape)}{line}' for line in body]
+    return _loops(shape) + [f'    {"    " * len(shape)}{line}'
+                            for line in body]
 
 
 # ---- the fused plan ---------------------------------------------------------
@@ -1078,9 +1092,10 @@ class FusedPlan(Plan):
         lines += backward
         # the root's data and the gradients go into arrays the wrapper made
         # (returning arrays from Numba costs more than passing them in)
-        lines.append(f'    out[...] = n{last}')
-        lines += [f'    q{k}[...] = g{i}' if i in reached else
-                  f'    q{k}[...] = 0' for k, i in enumerate(leaves)]
+        lines += _fill_loop('out', f'n{last}', values[last].shape)
+        for k, i in enumerate(leaves):
+            lines += _fill_loop(f'q{k}', f'g{i}' if i in reached else None,
+                                values[i].shape)
         moved, extra = {}, []           # parameter -> its name, arguments
         if optimiser is not None:
             try:
