@@ -1080,7 +1080,7 @@ class FusedPlan(Plan):
         groups, group_of = partition(topo, self.index, values, True)
         order = units(topo, self.index, group_of)
         names = self._kernels(groups, values)
-        self.step_checks, self.update_scalars = [], []
+        self.step_checks = []
         try:
             lines = self._render_units(order, names, values, True, True)
             backward, reached = self._render_units_backward(
@@ -1096,52 +1096,55 @@ class FusedPlan(Plan):
         for k, i in enumerate(leaves):
             lines += _fill_loop(f'q{k}', f'g{i}' if i in reached else None,
                                 values[i].shape)
-        moved, extra = {}, []           # parameter -> its name, arguments
+        moved, buffers, scalars = set(), [], []
         if optimiser is not None:
             try:
-                moved, extra, update = self._update_lines(
+                moved, buffers, scalars, update = self._update_lines(
                     optimiser, leaves, values, dtype)
             except NotFusable:
                 return None
             lines += update
         text = '\n'.join(lines)
         params = sorted({i for i in map(int, re.findall(r'\bn(\d+)\b', text))
-                         if topo[i].op is None} | set(moved))
+                         if topo[i].op is None} | moved)
         kernels = []
         for alias, source in self.kernel_source.items():
             if re.search(rf'\b{alias}\(', text):
                 kernels.append(re.sub(r'def \w+\(', f'def {alias}(',
                                       source, count=1))
-        arg = {i: moved.get(i, f'n{i}') for i in params}
+        # a moved parameter is p<i> (written in place), read as n<i>; a leaf
+        # of another layout is copied for the products
+        arg = {i: f'p{i}' if i in moved else f'n{i}' for i in params}
+        products = {i for i in params
+                    if re.search(rf'mm\([^\n]*\bn{i}\b', text)}
         step = '\n'.join([
             '@numba.njit(cache=True, nogil=True, error_model="numpy")',
             f'def fused_step({"".join(arg[i] + ", " for i in params)}'
-            f'{"".join(a + ", " for a, _ in extra)}seed, out'
+            f'{"".join(b + ", " for b, _ in buffers)}seed, out'
             f'{"".join(f", q{k}" for k in range(len(leaves)))}'
-            f'{"".join(", " + r for r in self.update_scalars)}):',
-            *[f'    {r} = F({r})' for r in self.update_scalars],
-            # (a leaf of another layout is copied for the products)
-            *[f'    n{i} = np.ascontiguousarray({arg[i]})' if re.search(
-                rf'mm\([^\n]*\bn{i}\b', text) else f'    n{i} = {arg[i]}'
-              for i in params if re.search(rf'mm\([^\n]*\bn{i}\b', text)
-              or i in moved],
+            f'{"".join(", " + r for r in scalars)}):',
+            *[f'    {r} = F({r})' for r in scalars],
+            *[f'    n{i} = np.ascontiguousarray({arg[i]})' if i in products
+              else f'    n{i} = {arg[i]}' for i in params
+              if i in products or i in moved],
             text])
         function = load_kernel('\n\n\n'.join(
             [MM_SOURCE, *kernels, step]), 'fused_step', dtype)
+        steps = optimiser is not None
         wrapper = '\n'.join([
-            f'def whole(seed{", O" if optimiser is not None else ""}):',
+            f'def whole(seed{", O" if steps else ""}):',
             *(['    if not (' + ' and '.join(
                 f'N[{i}]._data.flags.writeable' for i in moved) + '):',
                '        return False      # (moved by the step instead)']
-              if optimiser is not None else []),
+              if steps else []),
             *self.step_checks,          # (before the step starts: it counts)
-            *(['    R = O._step_scalars()'] if optimiser is not None else []),
+            *(['    R = O._step_scalars()'] if steps else []),
             '    grads = (' + ''.join(f'E({tuple(values[i].shape)!r}, F), '
                                      for i in leaves) + ')',
             f'    N[{last}]._data = out = E({tuple(values[last].shape)!r}, F)',
             f'    fused_step({"".join(f"N[{i}]._data, " for i in params)}'
-            f'{"".join(value + ", " for _, value in extra)}seed, out, *grads'
-            f'{", *R" if optimiser is not None else ""})',
+            f'{"".join(value + ", " for _, value in buffers)}seed, out, '
+            f'*grads{", *R" if steps else ""})',
             f'    ({"".join(f"N[{i}].grad, " for i in leaves)}) = grads',
             f'    N[{last}].grad = seed',
             '    return True'])
@@ -1156,26 +1159,25 @@ class FusedPlan(Plan):
 
     def _update_lines(self, optimiser, leaves, values, dtype):
         """fused_step's last lines: each of optimiser's parameters moved in
-        place by its `rule`, in a loop over its elements. Returns the
-        parameters' argument names, the buffers' (name, wrapper's value)
-        and the lines; sets `update_scalars` (the step's scalars' names)."""
+        place by its `rule`, in a loop over its elements. Returns the moved
+        leaves, the buffers (argument, and the wrapper's expression), the
+        step's scalars (arguments: r<group>_<name>) and the lines."""
         where = {i: k for k, i in enumerate(leaves)}
-        moved, extra, lines, self.update_scalars = {}, [], [], []
+        moved, buffers, scalars, lines = set(), [], [], []
         for k, group in enumerate(optimiser.param_groups):
-            scalars = [f'r{k}_{s}' for s in optimiser.scalar_names]
-            self.update_scalars += scalars
+            names = [f'r{k}_{s}' for s in optimiser.scalar_names]
+            scalars += names
             for j in group['indices']:
                 i = self.index.get(id(optimiser.wrt[j]))
                 if i not in where:
                     raise NotFusable('a parameter outside the graph')
-                moved[i] = f'p{i}'
-                buffers = [f'b{i}_{b}' for b in optimiser.buffers]
-                extra += [(f'b{i}_{b}', f'O.{b}[{j}]')
-                          for b in optimiser.buffers]
+                moved.add(i)
+                mine = [(f'b{i}_{b}', f'O.{b}[{j}]') for b in optimiser.buffers]
+                buffers += mine
                 lines += update_loop(optimiser, j, f'p{i}', f'q{where[i]}',
-                                     buffers, scalars,
+                                     [b for b, _ in mine], names,
                                      tuple(values[i].shape), dtype)
-        return moved, extra, lines
+        return moved, buffers, scalars, lines
 
     def _specialise(self, values, shapes, sig, in_locals):
         self._shapes = shapes           # (for _whole, after a _trace)
