@@ -218,11 +218,22 @@ class Plan(Executor):
 
     # ---- specialisation on shapes -------------------------------------
     def _trace(self, values, seed, sig, in_locals):
-        """The generic backward: run the backward schedule from `seed`,
-        given every node's data (`values`), fitting each gradient to its
-        parent's shape at run time and noting the shapes; then write and
-        keep the code specialised for these leaf shapes (a backward, or
-        `in_locals` a step). Returns what step() returns."""
+        """The generic backward (`_run_backward`), then the code specialised
+        for these leaf shapes written and kept (a backward, or `in_locals` a
+        step). Returns what step() returns."""
+        result, shapes = self._run_backward(values, seed)
+        with self._lock:
+            self._specialise(values, shapes, sig, in_locals)
+        if in_locals:
+            return values[-1], tuple(result)
+        for leaf, g in zip(self.leaves, result):
+            leaf.grad = g
+        self.topo[-1].grad = seed
+
+    def _run_backward(self, values, seed):
+        """Run the backward schedule from `seed`, given every node's data
+        (`values`), fitting each gradient to its parent's shape at run time:
+        the leaves' gradients, and the shapes noted on each edge."""
         xp, topo = self.root.bk, self.topo
         shapes = {}
 
@@ -261,13 +272,7 @@ class Plan(Executor):
         result = [grads[i] if reached else
                   xp.zeros(values[i].shape, dtype=values[i].dtype)
                   for i, reached in self.backward_steps.leaves]
-        with self._lock:
-            self._specialise(values, shapes, sig, in_locals)
-        if in_locals:
-            return values[last], tuple(result)
-        for leaf, g in zip(self.leaves, result):
-            leaf.grad = g
-        topo[last].grad = seed
+        return result, shapes
 
     def _specialise(self, values, shapes, sig, in_locals):
         """Write and keep the code for these leaf shapes (`shapes`: those

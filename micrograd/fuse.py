@@ -76,8 +76,37 @@ class Trace:
         return Term(self, name, boolean)
 
 
+class Dim(int):
+    """A size of a kernel's loop as its rules see it in a Term's shape: an
+    int that writes itself as the loop's size (`n0`), and so do products of
+    them (a mean's count, `n0 * n1`). Kernels then serve any such size."""
+
+    def __new__(cls, value, text):
+        dim = super().__new__(cls, value)
+        dim.text = text
+        return dim
+
+    def __mul__(self, other):
+        if isinstance(other, int) and not isinstance(other, bool):
+            text = other.text if isinstance(other, Dim) else str(int(other))
+            return Dim(int(self) * int(other), f'{self.text} * {text}')
+        return NotImplemented
+
+    __rmul__ = __mul__
+
+
+def _named(shape, loop) -> tuple:
+    """`shape` (broadcast against the loop's) with each size that is the
+    loop's as a Dim named after it."""
+    off = len(loop) - len(shape)
+    return tuple(Dim(n, f'n{off + d}') if n != 1 and n == loop[off + d]
+                 else n for d, n in enumerate(shape))
+
+
 def _literal(x) -> str:
     """A number as kernel source of the kernel's float type F."""
+    if isinstance(x, Dim):
+        return f'F({x.text})'
     if isinstance(x, (bool,)) or type(x).__name__ == 'bool_':
         return 'True' if x else 'False'
     try:
@@ -540,15 +569,16 @@ class KernelWriter:
         self.params.append(name)
         shape = tuple(self.values[j].shape)
         term = self.trace.let(f'{name}{_index(shape, self.loop)}')
-        term.shape, term.ndim = shape, len(shape)
+        term.shape, term.ndim = _named(shape, self.loop), len(shape)
         term.dtype = self.values[j].dtype
         return term
 
     def node_term(self, i, result) -> Term:
         term = self.trace.let(_num(result))
         value = self.values[i]
-        term.shape, term.ndim, term.dtype = (tuple(value.shape),
-                                             len(value.shape), value.dtype)
+        term.shape, term.ndim, term.dtype = (
+            _named(tuple(value.shape), self.loop), len(value.shape),
+            value.dtype)
         return term
 
     def forward_terms(self, tape=None):
@@ -1068,8 +1098,27 @@ class FusedPlan(Plan):
         stores the data the plan keeps and hands out the gradients; None
         where an array is too large or an op has no loop form. With an
         `optimiser`, fused_step then moves its parameters too (the
-        function's arguments: the seed, the optimiser, this step's
-        scalars); None where that cannot be written."""
+        function's arguments: the seed and the optimiser); None where that
+        cannot be written."""
+        written = self._write_whole(values, shapes, optimiser)
+        if written is None:
+            return None
+        step, wrapper, kernels, dtype = self._any_batch(
+            written, values, optimiser)
+        function = load_kernel('\n\n\n'.join(
+            [MM_SOURCE, *kernels, step]), 'fused_step', dtype)
+        namespace = self._define([])
+        namespace.update(fused_step=function, E=np.empty, F=np.dtype(dtype))
+        exec(compile(wrapper, f'<micrograd fused step {id(self):x}>', 'exec'),
+             namespace)
+        self._not_kept()
+        self.whole_source = (f'# one step for leaf shapes {self.signature()}'
+                             f'\n{step}\n\n{wrapper}')
+        return namespace['whole']
+
+    def _write_whole(self, values, shapes, optimiser):
+        """The sources of fused_step and of its wrapper `whole`, the kernels
+        it calls, its dtype; None where it cannot be written."""
         dtype = _float_dtype(values[-1])
         if dtype is None or any(
                 not isinstance(v, (np.ndarray, np.generic)) or
@@ -1128,8 +1177,6 @@ class FusedPlan(Plan):
               else f'    n{i} = {arg[i]}' for i in params
               if i in products or i in moved],
             text])
-        function = load_kernel('\n\n\n'.join(
-            [MM_SOURCE, *kernels, step]), 'fused_step', dtype)
         steps = optimiser is not None
         wrapper = '\n'.join([
             f'def whole(seed{", O" if steps else ""}):',
@@ -1148,14 +1195,60 @@ class FusedPlan(Plan):
             f'    ({"".join(f"N[{i}].grad, " for i in leaves)}) = grads',
             f'    N[{last}].grad = seed',
             '    return True'])
-        namespace = self._define([])
-        namespace.update(fused_step=function, E=np.empty, F=np.dtype(dtype))
-        exec(compile(wrapper, f'<micrograd fused step {id(self):x}>', 'exec'),
-             namespace)
-        self._not_kept()
-        self.whole_source = (f'# one step for leaf shapes {self.signature()}'
-                             f'\n{step}\n\n{wrapper}')
-        return namespace['whole']
+        return step, wrapper, kernels, dtype
+
+    def _any_batch(self, written, values, optimiser):
+        """`written` (as _write_whole returns it) for any batch size, where
+        that is one name: when the placeholders' free dimensions (None) are
+        all one size, and the graph fed a row more (a probe) writes the
+        same code but for that number, it becomes `nb`, read from a fed
+        array (the probe is the batch and its first row again). The same source then serves every batch size: Numba compiles
+        it once. Else `written` as it is."""
+        free = {(i, a): values[i].shape[a] for i in self.named
+                for a, d in enumerate(self.topo[i].placeholder or ())
+                if d is None}
+        sizes = set(free.values())
+        if len(sizes) != 1 or min(sizes) < 2:
+            return written
+        size = sizes.pop()
+        feeds = {}
+        for i in self.named:        # the probe: each batch and its first row
+            array = values[i]
+            for a in range(array.ndim):
+                if (i, a) in free:
+                    array = np.concatenate(
+                        [array, np.take(array, [0], axis=a)], axis=a)
+            feeds[self.topo[i].name] = array
+        probe = self._values(feeds)
+        seed = np.ones(probe[-1].shape, probe[-1].dtype)
+        kept = self.step_checks
+        other = self._write_whole(probe, self._run_backward(probe, seed)[1],
+                                  optimiser)
+        self.step_checks = kept
+        if other is None:
+            return written
+        number = r'(?<![\w.])(\d+)(?![\w.])'
+        texts = []
+        for text, probed in zip(written[:2], other[:2]):
+            parts, others = re.split(number, text), re.split(number, probed)
+            if len(parts) != len(others):
+                return written
+            for k, (a, b) in enumerate(zip(parts, others)):
+                if a == b:
+                    continue
+                if k % 2 == 0 or (a, b) != (str(size), str(size + 1)):
+                    return written
+                parts[k] = 'nb'
+            texts.append(''.join(parts))
+        (i, a), *_ = free
+        step, wrapper = texts
+        step = re.sub(r'(def fused_step\(.*\):\n)',
+                      rf'\1    nb = n{i}.shape[{a}]\n', step, count=1)
+        if re.search(r'\bnb\b', wrapper):
+            wrapper = re.sub(r'(def whole\(.*\):\n)',
+                             rf'\1    nb = N[{i}]._data.shape[{a}]\n',
+                             wrapper, count=1)
+        return step, wrapper, written[2], written[3]
 
     def _update_lines(self, optimiser, leaves, values, dtype):
         """fused_step's last lines: each of optimiser's parameters moved in

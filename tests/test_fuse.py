@@ -138,6 +138,56 @@ def test_small_graph_runs_as_one_step(dtype):
                      source.split('def fused_step(')[1])
 
 
+def flat_model(dtype, rng):
+    """A model whose loss is a mean over the batch times 4 elements (a
+    count that is no batch size)."""
+    W = Value(rng.standard_normal((3, 4)), dtype=dtype)
+    x = Value(shape=(None, 3), name='x', dtype=dtype, requires_grad=False)
+    return ((x @ W).tanh().reshape(-1) ** 2).mean(), W
+
+
+@pytest.mark.parametrize('model', ['mlp', 'flat'])
+def test_one_step_serves_every_batch_size(model, plain_kernels):
+    """The batch size becomes a name in fused_step (one function, compiled
+    once, for every batch of two rows or more) where nothing else in the
+    code depends on it; else one per batch size, as before. Either way the
+    numbers are compile's without fusion."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    y = np.sign(rng.standard_normal(60))
+    sizes = (60, 60, 7, 7, 2, 2, 1, 1, 60)
+    runs, functions, sources = [], set(), set()
+    for fused in (False, True):
+        if model == 'mlp':
+            loss, ps, _ = moons_mlp('float64', np.random.default_rng(1))
+        else:
+            loss, W = flat_model('float64', np.random.default_rng(1))
+            ps = [W]
+        mg.compile(loss, fuse=fused)
+        opt = SGD(wrt=ps, learning_rate=0.1)
+        history = []
+        for rows in sizes:
+            feeds = {'x': X[:rows, :2] if model == 'mlp' else X[:rows]}
+            if model == 'mlp':
+                feeds['y'] = y[:rows]
+            history.append(opt.minimize(loss, **feeds))
+            history += [np.array(p.data) for p in ps]
+            if fused:
+                functions |= {id(run.__globals__['fused_step']) for run in
+                              loss.executor.whole_for_shapes.values() if run}
+                sources.add(loss.executor.whole_source)
+        runs.append(history)
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+    source = '\n'.join(sources)
+    if model == 'mlp':          # every size but 1 shares one fused_step
+        assert len(functions) == 2
+        assert re.search(r'fused_add_relu_forward(_\d+)?\(nb, 16', source)
+    else:                       # the mean counts 4 * rows: one per size
+        assert len(functions) == len(set(sizes))
+        assert not re.search(r'\bnb\b', source)
+
+
 def test_one_step_is_one_entry_in_cprofile():
     loss, ps, _ = moons_mlp('float64', np.random.default_rng(1))
     mg.compile(loss, fuse=True)
