@@ -8,7 +8,12 @@
     python benchmarks/run.py --only w2 --w2-dtype float32   # W2 in float32
 
 Each (workload, framework) runs in its own process; the runs are alternated
-between frameworks and repeated, and the table shows medians. Frameworks:
+between frameworks and repeated, and the table shows medians. Memory: "peak
+MiB" is the peak above the data (everything the framework adds: its
+libraries, compiling, the step's arrays); "libraries" the part of it that
+is the framework's libraries once imported; "step" the peak above data and
+libraries (the step's working memory, with what its first run compiles or
+initialises). Frameworks:
 micrograd, hand-written NumPy (always); PyTorch (eager), JAX (jit) and
 TensorFlow (tf.function) where installed; micrograd_fused (compile or
 chunked with fuse=True) where Numba is installed.
@@ -64,6 +69,11 @@ def measure(workload, rows, steps, repeats, only=None, dtype='float64'):
             results[f].append(run_one(workload, f, rows, steps, dtype))
     return {f: {'seconds': statistics.median(r['seconds'] for r in runs),
                 'peak_mib': statistics.median(r['peak_mib'] for r in runs),
+                'libraries_mib': statistics.median(r['libraries_mib']
+                                                   for r in runs),
+                'step_mib': statistics.median(r['peak_mib'] -
+                                              r['libraries_mib']
+                                              for r in runs),
                 'faults': statistics.median(r['faults'] for r in runs),
                 'loss': runs[-1]['loss']}
             for f, runs in results.items()}
@@ -73,11 +83,13 @@ def table(workload, results, title):
     unit, scale = UNITS[workload]
     base = results['micrograd']
     lines = [title, f"  {'framework':<20}{unit:>12}{'x micrograd':>13}"
-                    f"{'peak MiB':>10}{'faults/step':>13}{'final loss':>14}"]
+                    f"{'peak MiB':>10}{'libraries':>11}{'step':>6}"
+                    f"{'faults/step':>13}{'final loss':>14}"]
     for f, r in results.items():
         lines.append(f"  {f:<20}{r['seconds'] * scale:>12.4g}"
                      f"{r['seconds'] / base['seconds']:>13.2f}"
-                     f"{r['peak_mib']:>10.0f}{r['faults']:>13.0f}"
+                     f"{r['peak_mib']:>10.0f}{r['libraries_mib']:>11.0f}"
+                     f"{r['step_mib']:>6.0f}{r['faults']:>13.0f}"
                      f"{r['loss']:>14.6g}")
     losses = [r['loss'] for r in results.values()]
     agree = max(losses) - min(losses) <= 1e-3 * max(1.0, abs(losses[0]))

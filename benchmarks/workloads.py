@@ -6,8 +6,16 @@
     python benchmarks/workloads.py w1 micrograd --profile   # + per-op table
 
 Prints one JSON line: seconds per step (median over the timed steps, after
-one warm-up step), peak memory above the data (MiB), page faults per step
-(memory the system had to hand over again), and the final loss.
+one warm-up step), peak memory above the data (MiB), the part of it that is
+the framework's libraries once imported (MiB), page faults per step (memory
+the system had to hand over again), and the final loss.
+
+The memory of the libraries is read by importing them (LIBRARIES) after the
+data and before the framework's model is built; the peak above the data is
+unchanged by it (the model would import them anyway), and the peak above
+data and libraries, peak_mib - libraries_mib, is the step's own working
+memory: its arrays, and what the framework's first step compiles or
+initialises (Numba's code generator, XLA, a traced graph).
 Frameworks: micrograd, numpy (hand-written forward and backward), torch,
 jax (jit) and tensorflow (tf.function), the last three where installed.
 """
@@ -37,19 +45,38 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+# what each framework imports (micrograd_fused: Numba, which imports
+# llvmlite and SciPy); the same rule for every framework
+LIBRARIES = {'micrograd': ['micrograd'], 'micrograd_whole': ['micrograd'],
+             'micrograd_interpreted': ['micrograd'],
+             'micrograd_rebuild': ['micrograd'],
+             'micrograd_fused': ['micrograd', 'micrograd.fuse', 'numba'],
+             'numpy': [], 'torch': ['torch'], 'jax': ['jax', 'jax.numpy'],
+             'tensorflow': ['tensorflow']}
+
+
+def import_libraries(framework: str) -> float:
+    """Import the framework's libraries; the memory that took (MiB)."""
+    before = rss_mib()
+    for name in LIBRARIES.get(framework, []):
+        __import__(name)
+    return rss_mib() - before
+
+
 # ---------------------------------------------------------------- W1
 
 def w1_data(rows: int, features: int = 100):
     """X float32 (rows, 100) ~ N(0, 1); y = X @ w + (1 + |X0|) * t3 noise;
-    made in blocks so that making it costs no more memory than holding it."""
+    X drawn in place, y in blocks, so that making the data costs no more
+    memory than holding it (a block's temporary X would otherwise be the
+    peak above the data of any framework that needs less)."""
     rng = np.random.default_rng(0)
     w = (rng.standard_normal(features) / 10).astype(np.float32)
     X = np.empty((rows, features), dtype=np.float32)
     y = np.empty(rows, dtype=np.float32)
     for start in range(0, rows, 100_000):
         stop = min(rows, start + 100_000)
-        X[start:stop] = rng.standard_normal((stop - start, features),
-                                            dtype=np.float32)
+        rng.standard_normal(dtype=np.float32, out=X[start:stop])
         noise = rng.standard_t(3, stop - start).astype(np.float32)
         y[start:stop] = X[start:stop] @ w + (1 + np.abs(X[start:stop, 0])) * noise
     return X, y
@@ -511,9 +538,9 @@ def main(argv=None):
     if args.workload == 'w1':
         X, y = w1_data(args.rows)
         base = rss_mib()
-        step = make(X, y, args.steps)
-    else:
-        step = make(args.steps)
+    libraries = import_libraries(args.framework)
+    step = make(X, y, args.steps) if args.workload == 'w1' else \
+        make(args.steps)
     step()                                    # warm-up
     times = []
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -528,6 +555,7 @@ def main(argv=None):
     result = json.dumps({'workload': args.workload,
                          'framework': args.framework, 'seconds': per_step,
                          'peak_mib': peak_mib() - base,
+                         'libraries_mib': libraries,
                          'faults': faults / args.steps, 'loss': loss})
     if args.profile and hasattr(step, 'loss'):
         import micrograd
