@@ -87,9 +87,11 @@ class Dim(int):
         return dim
 
     def __mul__(self, other):
+        if isinstance(other, Dim):
+            return Dim(int(self) * int(other), f'{self.text} * {other.text}')
         if isinstance(other, int) and not isinstance(other, bool):
-            text = other.text if isinstance(other, Dim) else str(int(other))
-            return Dim(int(self) * int(other), f'{self.text} * {text}')
+            return self if other == 1 else Dim(int(self) * other,
+                                               f'{self.text} * {other}')
         return NotImplemented
 
     __rmul__ = __mul__

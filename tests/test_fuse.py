@@ -291,6 +291,10 @@ def test_fused_quantile_model_equals_compiled(dtype, run):
     source = mg.compiled_source(twin)
     assert 'def fused_add_relu_backward(' in source
     assert 'def fused_add_sub_mul_abs_mean_forward(' in source
+    # the mean's count is its loop's size, not a number: one kernel for
+    # every batch size (and chunk size: 300, 100 and 7 rows)
+    assert '/ F(n0 * n1)' in source
+    assert not re.search(r'/ F\(\d', source)
 
 
 def profiled_step(loss, feeds) -> str:
