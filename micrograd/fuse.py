@@ -768,35 +768,12 @@ def mm(a, b):
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def small_mm(a, b):
     """a (m, k) @ b (k, n) by loops, each c[i, j] summed over k in order:
-    the first two terms at once, then four a pass; the contiguous index of
-    c innermost (j, or i for a column)."""
-    b = np.ascontiguousarray(b)
+    the first two terms at once, then four a pass, j innermost."""
     m, k = a.shape
     n = b.shape[1]
     if k == 0:
         return np.zeros((m, n), a.dtype)
     c = np.empty((m, n), a.dtype)
-    if n == 1:
-        x0 = b[0, 0]
-        if k == 1:
-            for i in range(m):
-                c[i, 0] = a[i, 0] * x0
-        else:
-            x1 = b[1, 0]
-            for i in range(m):
-                c[i, 0] = a[i, 0] * x0 + a[i, 1] * x1
-        p = 2
-        while p + 4 <= k:
-            x0, x1, x2, x3 = b[p, 0], b[p + 1, 0], b[p + 2, 0], b[p + 3, 0]
-            for i in range(m):
-                c[i, 0] = (c[i, 0] + a[i, p] * x0 + a[i, p + 1] * x1
-                           + a[i, p + 2] * x2 + a[i, p + 3] * x3)
-            p += 4
-        for p in range(p, k):
-            x0 = b[p, 0]
-            for i in range(m):
-                c[i, 0] += a[i, p] * x0
-        return c
     for i in range(m):
         x0 = a[i, 0]
         if k == 1:
@@ -818,12 +795,43 @@ def small_mm(a, b):
             for j in range(n):
                 c[i, j] += x0 * b[p, j]
     return c
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def column_mm(a, b):
+    """a (m, k) @ b (k, 1) as small_mm, i innermost."""
+    m, k = a.shape
+    if k == 0:
+        return np.zeros((m, 1), a.dtype)
+    c = np.empty((m, 1), a.dtype)
+    x0 = b[0, 0]
+    if k == 1:
+        for i in range(m):
+            c[i, 0] = a[i, 0] * x0
+    else:
+        x1 = b[1, 0]
+        for i in range(m):
+            c[i, 0] = a[i, 0] * x0 + a[i, 1] * x1
+    p = 2
+    while p + 4 <= k:
+        x0, x1, x2, x3 = b[p, 0], b[p + 1, 0], b[p + 2, 0], b[p + 3, 0]
+        for i in range(m):
+            c[i, 0] = (c[i, 0] + a[i, p] * x0 + a[i, p + 1] * x1
+                       + a[i, p + 2] * x2 + a[i, p + 3] * x3)
+        p += 4
+    for p in range(p, k):
+        x0 = b[p, 0]
+        for i in range(m):
+            c[i, 0] += a[i, p] * x0
+    return c
 '''
 
 # A thin product (few rows or a short sum: min(m, k) at most THIN, and at
 # most LOOP_PRODUCT multiplications) costs less by loops than by a BLAS
 # call, whose own overhead is a microsecond or more; the others, larger or
-# square (16 x 16 blocks), go faster through BLAS.
+# square (16 x 16 blocks), go faster through BLAS. The loops are given
+# C-ordered operands only (a transposed one is copied: one compiled
+# signature per dtype, a second costs a second or two of compile time).
 THIN, LOOP_PRODUCT = 2, 1 << 14
 
 
@@ -844,14 +852,20 @@ def _blas() -> bool:
 
 def _product(m, k, n) -> str:
     """The function computing an (m, k) @ (k, n) product inside
-    `fused_step`: `small_mm` (loops) for a thin one, else `mm` (BLAS);
-    raises NotFusable for a product that needs BLAS without SciPy."""
+    `fused_step`: `small_mm` or `column_mm` (loops) for a thin one, else
+    `mm` (BLAS); raises NotFusable for a product that needs BLAS without
+    SciPy."""
     if min(m, k) <= THIN and m * k * n <= LOOP_PRODUCT:
-        return 'small_mm'
+        return 'column_mm' if n == 1 else 'small_mm'
     if _blas():
         return 'mm'
     raise NotFusable(f'a ({m}, {k}) @ ({k}, {n}) product without SciPy in '
                      'a whole step')
+
+
+def _transposed(x, mm) -> str:
+    """x.T as an operand of `mm`: a view for BLAS, a copy for loops."""
+    return f'{x}.T' if mm == 'mm' else f'np.ascontiguousarray({x}.T)'
 
 
 def step_forward(node, args, shape, shapes) -> str:
@@ -885,11 +899,11 @@ def step_backward(node, g, args, need, shape, shapes) -> list:
         xg = _product(k, m, n) if need[1] else None
         if len(shapes[1]) == 1:             # y a column, g (m,) too
             g, y = _contiguous(g, (m, 1)), _contiguous(y, (k, 1))
-            return [f'{gy}({g}, {y}.T)' if need[0] else None,
-                    _contiguous(f'{xg}({x}.T, {g})', (k,)) if need[1]
-                    else None]
-        return [f'{gy}({g}, {y}.T)' if need[0] else None,
-                f'{xg}({x}.T, {g})' if need[1] else None]
+            return [f'{gy}({g}, {_transposed(y, gy)})' if need[0] else None,
+                    _contiguous(f'{xg}({_transposed(x, xg)}, {g})', (k,))
+                    if need[1] else None]
+        return [f'{gy}({g}, {_transposed(y, gy)})' if need[0] else None,
+                f'{xg}({_transposed(x, xg)}, {g})' if need[1] else None]
     if name == 'check_values':
         return [g]
     if name == 'transpose':
