@@ -797,7 +797,76 @@ MM_SOURCE = '''\
 def mm(a, b):
     """a (m, k) @ b (k, n): BLAS (through SciPy's bindings)."""
     return np.dot(a, b)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def small_mm(a, b):
+    """a (m, k) @ b (k, n) by loops, each c[i, j] summed over k in order:
+    the first two terms at once, then four a pass, j innermost."""
+    m, k = a.shape
+    n = b.shape[1]
+    if k == 0:
+        return np.zeros((m, n), a.dtype)
+    c = np.empty((m, n), a.dtype)
+    for i in range(m):
+        x0 = a[i, 0]
+        if k == 1:
+            for j in range(n):
+                c[i, j] = x0 * b[0, j]
+        else:
+            x1 = a[i, 1]
+            for j in range(n):
+                c[i, j] = x0 * b[0, j] + x1 * b[1, j]
+        p = 2
+        while p + 4 <= k:
+            x0, x1, x2, x3 = a[i, p], a[i, p + 1], a[i, p + 2], a[i, p + 3]
+            for j in range(n):
+                c[i, j] = (c[i, j] + x0 * b[p, j] + x1 * b[p + 1, j]
+                           + x2 * b[p + 2, j] + x3 * b[p + 3, j])
+            p += 4
+        for p in range(p, k):
+            x0 = a[i, p]
+            for j in range(n):
+                c[i, j] += x0 * b[p, j]
+    return c
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def column_mm(a, b):
+    """a (m, k) @ b (k, 1) as small_mm, i innermost."""
+    m, k = a.shape
+    if k == 0:
+        return np.zeros((m, 1), a.dtype)
+    c = np.empty((m, 1), a.dtype)
+    x0 = b[0, 0]
+    if k == 1:
+        for i in range(m):
+            c[i, 0] = a[i, 0] * x0
+    else:
+        x1 = b[1, 0]
+        for i in range(m):
+            c[i, 0] = a[i, 0] * x0 + a[i, 1] * x1
+    p = 2
+    while p + 4 <= k:
+        x0, x1, x2, x3 = b[p, 0], b[p + 1, 0], b[p + 2, 0], b[p + 3, 0]
+        for i in range(m):
+            c[i, 0] = (c[i, 0] + a[i, p] * x0 + a[i, p + 1] * x1
+                       + a[i, p + 2] * x2 + a[i, p + 3] * x3)
+        p += 4
+    for p in range(p, k):
+        x0 = b[p, 0]
+        for i in range(m):
+            c[i, 0] += a[i, p] * x0
+    return c
 '''
+
+# A thin product (few rows or a short sum: min(m, k) at most THIN, and at
+# most LOOP_PRODUCT multiplications) costs less by loops than by a BLAS
+# call, whose own overhead is a microsecond or more; the others, larger or
+# square (16 x 16 blocks), go faster through BLAS. The loops are given
+# C-ordered operands only (a transposed one is copied: one compiled
+# signature per dtype, a second costs a second or two of compile time).
+THIN, LOOP_PRODUCT = 2, 1 << 14
 
 
 def _contiguous(x, shape) -> str:
@@ -815,18 +884,37 @@ def _blas() -> bool:
     return importlib.util.find_spec('scipy') is not None
 
 
+def _product(m, k, n) -> str:
+    """The function computing an (m, k) @ (k, n) product inside
+    `fused_step`: `small_mm` or `column_mm` (loops) for a thin one, else
+    `mm` (BLAS); raises NotFusable for a product that needs BLAS without
+    SciPy."""
+    if min(m, k) <= THIN and m * k * n <= LOOP_PRODUCT:
+        return 'column_mm' if n == 1 else 'small_mm'
+    if _blas():
+        return 'mm'
+    raise NotFusable(f'a ({m}, {k}) @ ({k}, {n}) product without SciPy in '
+                     'a whole step')
+
+
+def _transposed(x, mm) -> str:
+    """x.T as an operand of `mm`: a view for BLAS, a copy for loops."""
+    return f'{x}.T' if mm == 'mm' else f'np.ascontiguousarray({x}.T)'
+
+
 def step_forward(node, args, shape, shapes) -> str:
     """The expression computing an op node that is no kernel, inside
     `fused_step` (`shape`: the node's, `shapes`: its parents'); raises
     NotFusable for an op it cannot write."""
     name = node.op.name
     if name == 'matmul' and len(shapes[0]) == 2 and \
-            len(shapes[1]) in (1, 2) and _blas():
-        k = shapes[0][1]
+            len(shapes[1]) in (1, 2):
+        m, k = shapes[0]
         if len(shapes[1]) == 1:             # (m, k) @ (k,): a column
-            return _contiguous(f'mm({args[0]}, '
+            mm = _product(m, k, 1)
+            return _contiguous(f'{mm}({args[0]}, '
                                f'{_contiguous(args[1], (k, 1))})', shape)
-        return f'mm({args[0]}, {args[1]})'
+        return f'{_product(m, k, shapes[1][1])}({args[0]}, {args[1]})'
     if name in ('reshape', 'expand_dims', 'squeeze'):
         return _contiguous(args[0], shape)
     if name == 'transpose':
@@ -838,16 +926,18 @@ def step_backward(node, g, args, need, shape, shapes) -> list:
     """The expressions of the gradients of an op node that is no kernel
     (None where not needed), inside `fused_step`."""
     name = node.op.name
-    if name == 'matmul':
+    if name == 'matmul':                    # g @ y.T and x.T @ g
         x, y = args
+        (m, k), n = shapes[0], (*shapes[1], 1)[1]
+        gy = _product(m, n, k) if need[0] else None
+        xg = _product(k, m, n) if need[1] else None
         if len(shapes[1]) == 1:             # y a column, g (m,) too
-            (m, k) = shapes[0]
             g, y = _contiguous(g, (m, 1)), _contiguous(y, (k, 1))
-            return [f'mm({g}, {y}.T)' if need[0] else None,
-                    _contiguous(f'mm({x}.T, {g})', (k,)) if need[1]
-                    else None]
-        return [f'mm({g}, {y}.T)' if need[0] else None,
-                f'mm({x}.T, {g})' if need[1] else None]
+            return [f'{gy}({g}, {_transposed(y, gy)})' if need[0] else None,
+                    _contiguous(f'{xg}({_transposed(x, xg)}, {g})', (k,))
+                    if need[1] else None]
+        return [f'{gy}({g}, {_transposed(y, gy)})' if need[0] else None,
+                f'{xg}({_transposed(x, xg)}, {g})' if need[1] else None]
     if name == 'check_values':
         return [g]
     if name == 'transpose':

@@ -251,6 +251,138 @@ def test_without_scipy_products_stay_calls(monkeypatch, plain_kernels):
     assert 'matmul_backward(xp' in mg.compiled_source(loss)
 
 
+def in_order_product(a, b):
+    """a @ b summed over k in order, each product and sum rounded in the
+    arrays' dtype (NumPy's ufuncs: no fused multiply-add)."""
+    c = np.zeros((a.shape[0], b.shape[1]), a.dtype)
+    for p in range(a.shape[1]):
+        c = a[:, p:p + 1] * b[p:p + 1, :] if p == 0 else \
+            c + a[:, p:p + 1] * b[p:p + 1, :]
+    return c
+
+
+def operand(rng, shape, dtype, layout):
+    """An array of `shape`: C-ordered, a transposed view, or every other
+    column of a wider array."""
+    if layout == 'T':
+        return rng.standard_normal(shape[::-1]).astype(dtype).T
+    if layout == 'strided':
+        return rng.standard_normal((shape[0], 2 * shape[1])).astype(
+            dtype)[:, ::2]
+    return rng.standard_normal(shape).astype(dtype)
+
+
+SMALL_SHAPES = [(100, 2, 16), (100, 1, 16), (2, 100, 16), (16, 100, 1),
+                (100, 16, 1), (1, 1, 1), (1, 7, 1), (3, 1, 1), (1, 1, 5),
+                (2, 9, 3), (7, 5, 6), (5, 0, 3), (100, 16, 16)]
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'float64'])
+@pytest.mark.parametrize('layouts', [('C', 'C'), ('T', 'strided')])
+def test_small_mm_sums_in_order(layouts, dtype):
+    """The loop products of fused_step (any shape, any layout): each
+    element the sum over k in order, so equal to NumPy's matmul up to the
+    order of the sum."""
+    loops = [fuse.load_kernel(fuse.MM_SOURCE, name, dtype)
+             for name in ('small_mm', 'column_mm')]
+    rng = np.random.default_rng(0)
+    for m, k, n in SMALL_SHAPES:
+        a = operand(rng, (m, k), dtype, layouts[0])
+        b = operand(rng, (k, n), dtype, layouts[1])
+        c = loops[n == 1](a, b)
+        assert c.dtype == dtype and c.shape == (m, n)
+        np.testing.assert_array_equal(c, in_order_product(a, b))
+        exact = a.astype(np.float64) @ b.astype(np.float64)
+        scale = np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64)
+        eps = np.finfo(dtype).eps
+        assert np.all(np.abs(c - exact) <= (k + 1) * eps * scale)
+        if dtype == 'float64':
+            np.testing.assert_allclose(c, a @ b, rtol=1e-12, atol=1e-15)
+
+
+def test_small_mm_keeps_nan_and_inf():
+    """No term is dropped or made up: inf and NaN reach the elements they
+    are in, as in NumPy (no 0 * inf of absent terms)."""
+    small_mm, column_mm = (fuse.load_kernel(fuse.MM_SOURCE, name, 'float64')
+                           for name in ('small_mm', 'column_mm'))
+    a = np.array([[1.0, np.inf], [2.0, 3.0], [np.nan, 0.0]])
+    b = np.array([[1.0, 0.0, 2.0], [1.0, 1.0, 0.0]])
+    with np.errstate(invalid='ignore'):
+        np.testing.assert_array_equal(small_mm(a, b), a @ b)
+        column = np.ascontiguousarray(b[:, :1])
+        np.testing.assert_array_equal(column_mm(a, column), a @ column)
+
+
+def products(source):
+    """{forward, x.T @ g, g @ y.T: 'mm' (BLAS), 'small_mm' or 'column_mm'
+    (loops)} of the one product in a whole step's source."""
+    kinds = {}
+    copy = r'(?:np\.ascontiguousarray\()?'
+    for f, x, xt, y, yt in re.findall(
+            rf'\b(small_mm|column_mm|mm)\({copy}(\w+)(\.T)?\)?, '
+            rf'{copy}(\w+)(\.T)?', source):
+        kinds['g @ y.T' if yt else 'x.T @ g' if xt else 'forward'] = f
+    return kinds
+
+
+@pytest.mark.parametrize('shapes, expected', [
+    (((100, 2), (2, 16)), ('small_mm', 'small_mm', 'mm')),
+    (((100, 1), (1, 16)), ('small_mm', 'small_mm', 'mm')),
+    (((2, 100), (100, 16)), ('small_mm', 'small_mm', 'small_mm')),
+    (((100, 16), (16, 1)), ('mm', 'mm', 'small_mm')),
+    (((16, 100), (100, 1)), ('mm', 'mm', 'small_mm')),
+    (((100, 1), (1, 1)), ('column_mm', 'column_mm', 'column_mm')),
+    (((100, 2), (2, 1)), ('column_mm', 'column_mm', 'small_mm')),
+    (((100, 16), (16, 16)), ('mm', 'mm', 'mm')),
+    (((2, 3000), (3000, 16)), ('mm', 'mm', 'mm')),     # too many terms
+])
+@pytest.mark.parametrize('dtype', ['float32', 'float64'])
+def test_thin_products_run_as_loops(shapes, expected, dtype):
+    """In fused_step, a product with at most two rows or terms (and few
+    multiplications) is loops, any other a BLAS call: the same numbers as
+    compile without fusion, a transposed input too."""
+    rng = np.random.default_rng(0)
+    arrays = [operand(rng, shapes[0], dtype, 'T'),
+              operand(rng, shapes[1], dtype, 'C')]
+    results = []
+    for fused in (False, True):
+        x, w = (Value(a, dtype=dtype) for a in arrays)
+        h = x @ w
+        loss = (h * h).sum()
+        mg.compile(loss, fuse=fused)
+        for _ in range(2):
+            loss.forward()
+            loss.backward()
+        results.append((loss.data, x.grad, w.grad))
+    assert products(loss.executor.whole_source) == dict(
+        zip(['forward', 'x.T @ g', 'g @ y.T'], expected))
+    rtol = 1e-12 if dtype == 'float64' else 1e-5
+    for plain, fused in zip(*results):
+        np.testing.assert_allclose(fused, plain, rtol=rtol, atol=rtol)
+
+
+def test_without_scipy_thin_products_run_in_the_step(monkeypatch):
+    """Loops need no BLAS: without SciPy, a graph whose products are all
+    thin is one fused_step still."""
+    monkeypatch.setattr(fuse, '_blas', lambda: False)
+    rng = np.random.default_rng(0)
+    X, w = rng.standard_normal((50, 2)), rng.standard_normal((2, 1))
+    results = []
+    for fused in (False, True):
+        x, W = Value(X), Value(w)
+        loss = (x @ W).relu().sum()
+        mg.compile(loss, fuse=fused)
+        for _ in range(2):
+            loss.forward()
+            loss.backward()
+        results.append((loss.data, x.grad, W.grad))
+    source = loss.executor.whole_source
+    assert 'def fused_step(' in source and ' mm(' not in source
+    assert set(products(source).values()) == {'column_mm', 'small_mm'}
+    for plain, fused in zip(*results):
+        np.testing.assert_allclose(fused, plain, rtol=1e-12, atol=1e-14)
+
+
 def quantile_model(dtype, rng):
     """relu(x @ W1 + b1) @ W2 + b2 under the pinball loss, as in W1."""
     W1 = Value(rng.standard_normal((10, 8)) * 0.3, dtype=dtype)
