@@ -1,11 +1,13 @@
-"""Loops (`small_mm`) against BLAS (`mm`) for the matrix products of a
-fused step, timed inside Numba (no Python call between products).
+"""Loops (`small_mm`, `column_mm`) against BLAS (`mm`) for the matrix
+products of a fused step, timed inside Numba (no Python call between
+products).
 
     python benchmarks/small_matmul.py [--dtype float32]
 
 For each (m, k, n) and operand layout as fused_step passes them (`x @ w`,
-`g @ w.T`, `x.T @ g`), prints microseconds per product of each, their ratio,
-and which one `micrograd.fuse` picks for that shape.
+`g @ w.T`, `x.T @ g`: views to BLAS, C-ordered copies to the loops, the
+copy timed with them), prints microseconds per product of each, their
+ratio, and which one `micrograd.fuse` picks for that shape.
 """
 from __future__ import annotations
 
@@ -26,14 +28,19 @@ SHAPES = [(100, 2, 16), (100, 16, 16), (100, 16, 1), (100, 1, 16),
           (16, 16, 16), (10, 10, 10)]
 
 
-def repeat(product):
+def repeat(product, copy):
+    """A compiled loop of `product` calls (on C-ordered copies if `copy`)."""
     numba = fuse._numba()
 
     @numba.njit(nogil=True)
     def run(a, b, times):
         total = 0.0
         for _ in range(times):
-            total += product(a, b)[0, 0]
+            if copy:
+                c = product(np.ascontiguousarray(a), np.ascontiguousarray(b))
+            else:
+                c = product(a, b)
+            total += c[0, 0]
         return total
     return run
 
@@ -54,8 +61,9 @@ def main(argv=None):
                    default='float64')
     p.add_argument('--times', type=int, default=5000)
     args = p.parse_args(argv)
-    runs = {name: repeat(fuse.load_kernel(fuse.MM_SOURCE, name, args.dtype))
-            for name in ('mm', 'small_mm')}
+    runs = {name: repeat(fuse.load_kernel(fuse.MM_SOURCE, name, args.dtype),
+                         name != 'mm')
+            for name in ('mm', 'small_mm', 'column_mm')}
     rng = np.random.default_rng(0)
     print(f'  {"m x k x n":<16}{"form":<10}{"BLAS us":>9}{"loops us":>10}'
           f'{"ratio":>7}  picked')
@@ -63,17 +71,19 @@ def main(argv=None):
         picked = fuse._product(m, k, n)
         for form in ('x @ w', 'g @ w.T', 'x.T @ g'):
             a, b = operands(form, m, k, n, args.dtype, rng)
+            loops = 'column_mm' if n == 1 else 'small_mm'
             best = {}
             for _ in range(5):
-                for name, run in runs.items():
+                for name in ('mm', loops):
+                    run = runs[name]
                     run(a, b, 10)
                     start = time.perf_counter()
                     run(a, b, args.times)
                     seconds = (time.perf_counter() - start) / args.times
                     best[name] = min(best.get(name, 1.0), seconds)
             print(f'  {f"{m} x {k} x {n}":<16}{form:<10}'
-                  f'{best["mm"] * 1e6:>9.2f}{best["small_mm"] * 1e6:>10.2f}'
-                  f'{best["small_mm"] / best["mm"]:>7.2f}  {picked}')
+                  f'{best["mm"] * 1e6:>9.2f}{best[loops] * 1e6:>10.2f}'
+                  f'{best[loops] / best["mm"]:>7.2f}  {picked}')
 
 
 if __name__ == '__main__':
