@@ -15,6 +15,7 @@ import pytest
 import micrograd as mg
 from micrograd import Value, fuse, losses
 from micrograd.optim import SGD
+from models import moons_mlp
 from op_table import ROWS
 
 EXAMPLES = [pytest.param(row, case, id=f'{row.name}-{i}')
@@ -87,20 +88,6 @@ def test_fused_equals_compiled(row, case, plain_kernels, small_graphs):
 @pytest.mark.parametrize('row, case', FIRSTS)
 def test_fused_equals_compiled_with_numba(row, case, small_graphs):
     check_same(fused_and_compiled(row, case))
-
-
-def moons_mlp(dtype, rng):
-    """W2's model: a 2-16-16-1 MLP under the hinge loss, L2 on the weights."""
-    ps = [Value(a, dtype=dtype) for k, m in ((2, 16), (16, 16), (16, 1))
-          for a in (rng.uniform(-1, 1, (k, m)) / np.sqrt(k), np.zeros(m))]
-    x = Value(shape=(None, 2), name='x', dtype=dtype, requires_grad=False)
-    y = Value(shape=(None,), name='y', dtype=dtype, requires_grad=False)
-    h = x
-    for i in range(3):
-        h = h @ ps[2 * i] + ps[2 * i + 1]
-        h = h.relu() if i < 2 else h.reshape(-1)
-    loss = losses.hinge(h, y) + 1e-4 * sum((p * p).sum() for p in ps[::2])
-    return loss, ps, h
 
 
 @pytest.mark.parametrize('dtype', ['float32', 'float64'])

@@ -9,24 +9,14 @@ import numpy as np
 import pytest
 
 import micrograd as mg
-from micrograd import Value, losses
+from micrograd import Value
 from micrograd.optim import ADAM, SGD, Adam, AdamW, Optimiser, step_decay
 from micrograd.train import fit
+from models import moons_mlp
 
 
-def mlp(dtype, seed=1):
-    """W2's model: a 2-16-16-1 MLP under the hinge loss, L2 on the weights."""
-    rng = np.random.default_rng(seed)
-    ps = [Value(a, dtype=dtype) for k, m in ((2, 16), (16, 16), (16, 1))
-          for a in (rng.uniform(-1, 1, (k, m)) / np.sqrt(k),
-                    rng.uniform(-0.1, 0.1, m))]
-    x = Value(shape=(None, 2), name='x', dtype=dtype, requires_grad=False)
-    y = Value(shape=(None,), name='y', dtype=dtype, requires_grad=False)
-    h = x
-    for i in range(3):
-        h = h @ ps[2 * i] + ps[2 * i + 1]
-        h = h.relu() if i < 2 else h.reshape(-1)
-    loss = losses.hinge(h, y) + 1e-4 * sum((p * p).sum() for p in ps[::2])
+def mlp(dtype):
+    loss, ps, _ = moons_mlp(dtype, np.random.default_rng(1), biases=True)
     return loss, ps
 
 
@@ -55,15 +45,18 @@ OPTIMISERS = {
 }
 
 
-def train(dtype, make, fuse, three_calls, sizes=(100, 100, 37, 37, 100)):
+def train(dtype, make, fuse, three_calls, sizes=(100, 100, 37, 37, 100),
+          before=None):
     """The losses, then each parameter, gradient and buffer after the steps,
-    and the optimiser."""
+    and the optimiser. `before(k, optimiser)` runs before step k."""
     loss, ps = mlp(dtype)
     if fuse is not None:
         mg.compile(loss, fuse=fuse)
     opt = make(ps)
     values = []
-    for feeds in batches(dtype, sizes):
+    for k, feeds in enumerate(batches(dtype, sizes)):
+        if before is not None:
+            before(k, opt)
         if three_calls:
             loss.forward(**feeds)
             loss.backward()
@@ -228,26 +221,15 @@ def test_fused_minimize_falls_back_where_it_cannot_move_them(
 def test_fused_minimize_follows_changed_settings(plain_kernels):
     """A setting written into fused_step (momentum) changed between steps:
     the next step writes it anew."""
-    runs = []
-    for three_calls in (True, False):
-        loss, ps = mlp('float64')
-        mg.compile(loss, fuse=True)
-        opt = SGD(ps, learning_rate=0.1, momentum=0.9)
-        values = []
-        for k, feeds in enumerate(batches('float64', (100,) * 4)):
-            if k == 2:
-                opt.momentum = 0.5
-            if three_calls:
-                loss.forward(**feeds)
-                loss.backward()
-                opt.step()
-                values.append(float(loss.data))
-            else:
-                values.append(opt.minimize(loss, **feeds))
-        runs.append((values, [p.data for p in ps]))
-    assert runs[0][0] == runs[1][0]
-    for a, b in zip(runs[0][1], runs[1][1]):
-        np.testing.assert_array_equal(a, b)
+    def halve_momentum(k, opt):
+        if k == 2:
+            opt.momentum = 0.5
+
+    def make(ps):
+        return SGD(ps, learning_rate=0.1, momentum=0.9)
+    sizes = (100,) * 4
+    assert_same_run(train('float64', make, True, True, sizes, halve_momentum),
+                    train('float64', make, True, False, sizes, halve_momentum))
 
 
 def test_fused_minimize_refusing_labels_moves_nothing(plain_kernels):
