@@ -69,6 +69,18 @@ def train(dtype, make, fuse, three_calls, sizes=(100, 100, 37, 37, 100),
     return values, arrays, opt
 
 
+def fused_steps(make, steps, dtype='float64'):
+    """W2's model compiled with fusion, trained `steps` minimize steps on
+    one batch: (loss, parameters, optimiser, the batch)."""
+    loss, ps = mlp(dtype)
+    mg.compile(loss, fuse=True)
+    opt = make(ps)
+    feeds = batches(dtype)[0]
+    for _ in range(steps):
+        opt.minimize(loss, **feeds)
+    return loss, ps, opt, feeds
+
+
 def assert_same_run(a, b):
     (values, arrays, opt), (values2, arrays2, opt2) = a, b
     assert values == values2
@@ -205,12 +217,8 @@ def test_fused_minimize_falls_back_where_it_cannot_move_them(
         assert_same_run(reference, fused)
         assert len(updates) == 3 * len(fused[2].wrt)
     # a parameter made read-only: NumPy's update refuses it, so does this
-    loss, ps = mlp('float64')
-    mg.compile(loss, fuse=True)
-    opt = SGD(ps, learning_rate=0.1)
-    feeds = batches('float64')[0]
-    for _ in range(2):
-        opt.minimize(loss, **feeds)
+    loss, ps, opt, feeds = fused_steps(
+        lambda ps: SGD(ps, learning_rate=0.1), 2)
     ps[1].data.flags.writeable = False
     before = ps[1].data.copy()
     with pytest.raises(ValueError, match='read-only'):
@@ -235,12 +243,8 @@ def test_fused_minimize_follows_changed_settings(plain_kernels):
 def test_fused_minimize_refusing_labels_moves_nothing(plain_kernels):
     """The hinge loss's labels are checked before the step starts: a bad
     batch leaves the parameters, buffers and step count as they were."""
-    loss, ps = mlp('float64')
-    mg.compile(loss, fuse=True)
-    opt = SGD(ps, learning_rate=0.1, momentum=0.9)
-    feeds = batches('float64')[0]
-    for _ in range(2):
-        opt.minimize(loss, **feeds)
+    loss, ps, opt, feeds = fused_steps(
+        lambda ps: SGD(ps, learning_rate=0.1, momentum=0.9), 2)
     before = [p.data.copy() for p in ps] + [v.copy() for v in opt.velocity]
     bad = dict(feeds, y=feeds['y'] * 2)
     with pytest.raises(ValueError, match='hinge'):
@@ -253,11 +257,7 @@ def test_fused_minimize_refusing_labels_moves_nothing(plain_kernels):
 def test_after_fused_minimize_the_graph_is_stale(plain_kernels):
     """As after optimiser.step(): the parameters moved since the forward,
     so a backward without a new forward is refused."""
-    loss, ps = mlp('float64')
-    mg.compile(loss, fuse=True)
-    opt = SGD(ps, learning_rate=0.1)
-    feeds = batches('float64')[0]
-    for _ in range(3):
-        opt.minimize(loss, **feeds)
+    loss, ps, opt, feeds = fused_steps(
+        lambda ps: SGD(ps, learning_rate=0.1), 3)
     with pytest.raises(RuntimeError, match='changed after the last forward'):
         loss.backward()
