@@ -171,7 +171,8 @@ def test_one_step_serves_every_batch_size(model, plain_kernels):
     source = '\n'.join(sources)
     if model == 'mlp':
         assert functions[60] is functions[7]
-        assert re.search(r'fused_add_relu_forward(_\d+)?\(nb, 16', source)
+        assert re.search(r'fused_add_relu_forward(_\d+)?\(np\.intp\(nb\), '
+                         r'np\.intp\(16\)', source)
     else:                       # the mean counts 4 * rows: one per size
         assert functions[60] is not functions[7]
         assert not re.search(r'\bnb\b', source)
