@@ -333,6 +333,7 @@ class Group:
         self.shape, self.dtype = shape, dtype
         self.members, self.sinks, self.inputs, self.outputs = [], set(), [], []
         self.baked = {}         # number constants read: their literals
+        self.taped = None       # see taped()
 
 
 def _float_dtype(array):
@@ -583,33 +584,47 @@ class KernelWriter:
             value.dtype)
         return term
 
-    def forward_terms(self, tape=None):
+    def forward_terms(self, tape=None, taped=None):
         """Load the inputs and write every member's forward (sinks: their
-        Reduced). `tape` 'write': also store each member's value in the
-        array `tp` (a whole step's forward); 'read': load them from it
-        instead (its backward: nothing computed twice)."""
+        Reduced). `tape` 'write': also store the values of the members
+        `taped` in the array `tp`, plane k for taped[k] (a whole step's
+        forward); 'read': load those from it instead of computing them
+        again (its backward). Returns the number of planes."""
         for j in self.group.inputs:
             self.terms[j] = self.load(j)
         for j, literal in self.group.baked.items():
             self.terms[j] = self.trace.let(literal)
         at = ''.join(f', i{a}' for a in range(len(self.loop)))
-        k = 0
+        plane = {i: k for k, i in enumerate(taped or ())}
+        self.loads = {}         # taped member -> the name its load got
         for i in self.group.members:
             node = self.topo[i]
             args = [self.terms[self.index[id(p)]] for p in node.parents]
             if i in self.group.sinks:
                 self.terms[i] = node.op.forward(XP, *args, **node.meta)
                 continue
-            if tape == 'read':
-                self.terms[i] = self.node_term(i, self.trace.let(
-                    f'tp[{k}{at}]'))
-            else:
-                self.terms[i] = self.node_term(
-                    i, node.op.forward(XP, *args, **node.meta))
-                if tape == 'write':
-                    self.body.append(f'tp[{k}{at}] = {self.terms[i].text}')
-            k += 1
-        return k
+            if tape == 'read' and i in plane:
+                load = self.trace.let(f'tp[{plane[i]}{at}]')
+                self.loads[i] = load.text
+                self.terms[i] = self.node_term(i, load)
+                continue
+            self.terms[i] = self.node_term(
+                i, node.op.forward(XP, *args, **node.meta))
+            if tape == 'write' and i in plane:
+                self.body.append(f'tp[{plane[i]}{at}] = {self.terms[i].text}')
+        return len(plane)
+
+    def read(self) -> set:
+        """The names (u<k>) that the kernel's stores use, directly or
+        through other lines: the rest is dead code."""
+        live = set()
+        for line in self.body:
+            live.update(re.findall(r'\bu\d+\b', line))
+        for line in reversed(self.trace.lines):
+            name, _, text = line.partition(' = ')
+            if name in live:
+                live.update(re.findall(r'\bu\d+\b', text))
+        return live
 
     def finish(self, out, total, count):
         """After the loop: `out` = the float64 `total` / count, in F."""
@@ -636,13 +651,14 @@ class KernelWriter:
 
 def forward_kernel(topo, index, values, group, name, tape=False):
     """Source of the group's forward: returns its outputs' arrays (`tape`:
-    and the members' values, for backward_kernel's `tape`)."""
+    and the values of the members its backward reads, `taped(...)`)."""
     w = KernelWriter(topo, index, values, group)
-    taped = w.forward_terms('write' if tape else None)
+    planes = w.forward_terms('write' if tape else None,
+                             taped(topo, index, values, group) if tape else ())
     outs = []
     if tape:
         dims = ''.join(f', n{a}' for a in range(len(w.loop)))
-        w.head.append(f'    tp = np.empty(({taped}{dims}), F)')
+        w.head.append(f'    tp = np.empty(({planes}{dims}), F)')
     for k, i in enumerate(group.outputs):
         o = f'o{k}'
         if i in group.sinks:
@@ -663,10 +679,18 @@ def backward_kernel(topo, index, values, group, name, reached, tape=False):
     """Source of the group's backward, given the outputs whose gradient
     arrives from outside (`reached`, in this order): returns the gradients
     of the inputs that need one, and their node indices. `tape`: the
-    members' values come from the forward's tape (its last parameter)
-    instead of being computed again."""
+    values of the members it reads come from the forward's tape (its last
+    parameter) instead of being computed again."""
+    w, outs, parents = _backward(topo, index, values, group, reached, taped(
+        topo, index, values, group) if tape else None)
+    return w.source(name + '_backward', outs), parents
+
+
+def _backward(topo, index, values, group, reached, tape):
+    """backward_kernel's writer (members in the list `tape` loaded from
+    it), its outputs and their nodes."""
     w = KernelWriter(topo, index, values, group)
-    w.forward_terms('read' if tape else None)
+    w.forward_terms('read' if tape is not None else None, tape)
     grads = {}                  # member -> its gradient's Terms so far
     for i in reached:
         node = topo[i]
@@ -721,9 +745,21 @@ def backward_kernel(topo, index, values, group, name, reached, tape=False):
             w.finish(o, r, '1')
         outs.append(o)
         parents.append(j)
-    if tape:
+    if tape is not None:
         w.params.append('tp')
-    return w.source(name + '_backward', outs), parents
+    return w, outs, parents
+
+
+def taped(topo, index, values, group) -> list:
+    """The members whose values a whole step's backward of the group uses
+    (with a gradient arriving at every output): the forward stores only
+    those on its tape."""
+    if group.taped is None:
+        every = [i for i in group.members if i not in group.sinks]
+        w, _, _ = _backward(topo, index, values, group, group.outputs, every)
+        used = w.read()
+        group.taped = [i for i in every if w.loads[i] in used]
+    return group.taped
 
 
 MODULE_HEAD = '''\

@@ -125,6 +125,30 @@ def test_small_graph_runs_as_one_step(dtype):
                      source.split('def fused_step(')[1])
 
 
+def test_step_tapes_only_what_its_backward_reads(plain_kernels):
+    """In fused_step, a group's forward stores (on its tape `tp`) only the
+    values its backward uses: relu's output for relu's gradient, not the
+    sum before it; nothing for the weights' squares (their gradient needs
+    the weights). The numbers stay compile's without fusion."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 2))
+    y = np.sign(rng.standard_normal(50))
+    runs = []
+    for fused in (False, True):
+        loss, ps, _ = moons_mlp('float64', np.random.default_rng(1))
+        mg.compile(loss, fuse=fused)
+        loss.forward(x=X, y=y)
+        loss.backward()
+        runs.append([float(loss.data)] + [np.array(p.grad) for p in ps])
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+    tapes = dict(re.findall(r'def (fused_\w+_forward)\(.*\n    tp = '
+                            r'np\.empty\(\((\d+)', mg.compiled_source(loss)))
+    assert tapes['fused_add_relu_forward'] == '1', tapes    # relu's, not +'s
+    assert tapes['fused_mul_sum_forward'] == '0', tapes     # W * W: none
+    assert tapes['fused_mul_sub_relu_mean_forward'] == '1', tapes
+
+
 def flat_model(dtype, rng):
     """A model whose loss is a mean over the batch times 4 elements (a
     count that is no batch size)."""
