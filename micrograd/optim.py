@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from numbers import Integral, Number
 
 from .checks import state_array
-from .engine import Value
+from .engine import Value, _serials
 from .executor import step_follows
 
 
@@ -246,6 +246,8 @@ class Optimiser:
 
     def _next_rate(self, source, arg):
         """This step's rate from `source` (a number or a schedule)."""
+        if type(source) is float and 0 <= source < math.inf:
+            return source               # (the common case, checked fast)
         rate = source
         if hasattr(rate, '__next__'):
             try:
@@ -318,9 +320,10 @@ class Optimiser:
         if getattr(data, 'size', 1) != 1:
             raise ValueError(f'{self.name}.minimize: the loss must be one '
                              f'number, got shape {tuple(data.shape)}')
-        if then.done:           # the parameters moved inside the forward
-            for p in self.wrt:
-                p.data = p._data        # graphs on them are now stale
+        if then.done:           # the parameters moved inside the forward:
+            version = next(_serials)    # graphs on them are now stale, as
+            for p in self.wrt:          # after `p.data = ...`
+                p._version = version
         else:
             loss.backward()
             self.step()
