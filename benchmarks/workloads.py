@@ -298,7 +298,7 @@ def w2_micrograd(steps, compiled=True, fuse=False):
 
     def step():         # forward, backward, opt.step(): one call if fused
         return opt.minimize(loss)
-    step.loss, step.feeds = loss, {}
+    step.loss, step.feeds, step.optimiser = loss, {}, opt
     return step
 
 
