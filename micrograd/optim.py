@@ -344,8 +344,10 @@ class Optimiser:
     def _step_scalars(self) -> list:
         """Start a step (draw the rates, count it); the step's scalars of
         each parameter group, in order."""
-        return [x for group, lr in zip(self.param_groups, self._start_step())
-                for x in self.step_scalars(lr, group['weight_decay'])]
+        scalars = []
+        for group, lr in zip(self.param_groups, self._start_step()):
+            scalars += self.step_scalars(lr, group['weight_decay'])
+        return scalars
 
     def _materialize(self, lazy):
         """Lazy arrays (Dask): the new parameters and buffers computed now,
