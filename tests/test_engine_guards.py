@@ -172,6 +172,19 @@ def test_requires_grad_changed_after_building_is_honoured(how):
     assert b.grad is not None
 
 
+def test_requires_grad_changed_between_building_parts_of_a_graph():
+    w, b = Value(np.array([1.0, 2.0])), Value(np.array([3.0]))
+    older = w * 3.0                     # made before the change
+    w.requires_grad = False
+    loss = (older * 2.0 + b).sum()      # made after it
+    loss.backward()
+    assert not older.requires_grad and older.grad is None
+    assert w.grad is None and b.grad.tolist() == [2.0]
+    fresh = (w * 3.0 * 2.0 + b).sum()   # made after it, all of it
+    fresh.backward()
+    assert w.grad is None and b.grad.tolist() == [2.0]
+
+
 def _grad_of_w(feeds):
     loss, w, b, _ = _regression('interpreted')
     loss.forward(**feeds)
