@@ -14,10 +14,23 @@ from . import DTYPE
 from .backend import is_float
 from .engine import Value
 
+NUMBERS = (int, float)      # Python numbers (not bool, not NumPy scalars)
+
 
 def promote(op, inputs) -> tuple:
     """The inputs of `op` as Values of one backend and one float dtype (the
     rules: `engine.apply` and the README's "Data type")."""
+    if len(inputs) <= 2:                # the common cases, decided quickly
+        x, y = inputs[0], inputs[-1]
+        if isinstance(x, Value):
+            if y is x or (isinstance(y, Value) and y.bk is x.bk and
+                          y._data.dtype == x._data.dtype):
+                return inputs           # one Value, or two of one kind
+            if type(y) in NUMBERS and is_float(x.bk, x._data.dtype):
+                return x, constant(y, x)    # a number takes x's dtype
+        elif (type(x) in NUMBERS and isinstance(y, Value) and
+              is_float(y.bk, y._data.dtype)):
+            return constant(x, y), y
     values = [v for v in inputs if isinstance(v, Value)]
     if not values:
         values = [Value(inputs[0], requires_grad=False)]
@@ -62,7 +75,7 @@ def constant(x, like: Value) -> Value:
     backend: booleans stay boolean; beside a float Value, of its dtype;
     else floats take `DTYPE` and integers stay integers."""
     bk, like_dtype = like.bk, like._data.dtype
-    if type(x) in (int, float):         # the common case, made quickly
+    if type(x) in NUMBERS:              # the common case, made quickly
         dtype = like_dtype if is_float(bk, like_dtype) else (
             bk.dtype(DTYPE) if type(x) is float else None)
         node = Value._node(bk.asarray(x, dtype=dtype), None, (), None, bk)

@@ -65,6 +65,24 @@ def test_integer_values_take_the_float_dtype_of_the_graph():
     assert x.grad.dtype == np.float32 and x.grad.tolist() == [1, 2, 3]
 
 
+@pytest.mark.parametrize('dtype', ['float32', 'float64'])
+def test_python_numbers_on_either_side_take_the_float_values_dtype(dtype):
+    x = Value(np.array([0.5, 2.0]), dtype=dtype)
+    c = np.asarray(0.1, dtype=dtype)
+    for y, want in [(x * 0.1, x.data * c), (0.1 * x, c * x.data),
+                    (0.1 - x, c - x.data), (x + 3, x.data + 3),
+                    (3 ** x, np.asarray(3, dtype) ** x.data),
+                    (x / x, x.data / x.data)]:
+        assert y.dtype == np.dtype(dtype) and y.requires_grad
+        assert y.data.tobytes() == want.tobytes()
+        parents = [p for p in y.parents if p is not x]
+        assert all(not p.requires_grad and p.dtype == y.dtype
+                   for p in parents)
+    ints = Value(np.array([1, 2]), dtype='int64', requires_grad=False)
+    assert (2 - ints).dtype == np.int64 and (2 - ints).data.tolist() == [1, 0]
+    assert (0.5 * ints).dtype == np.float64 and not (0.5 * ints).requires_grad
+
+
 def test_integer_values_cannot_ask_for_a_gradient():
     with pytest.raises(TypeError, match='floating-point'):
         Value(np.array([1, 2]), dtype='int64')
@@ -152,6 +170,19 @@ def test_requires_grad_changed_after_building_is_honoured(how):
     loss.forward(**feeds)
     loss.backward()
     assert b.grad is not None
+
+
+def test_requires_grad_changed_between_building_parts_of_a_graph():
+    w, b = Value(np.array([1.0, 2.0])), Value(np.array([3.0]))
+    older = w * 3.0                     # made before the change
+    w.requires_grad = False
+    loss = (older * 2.0 + b).sum()      # made after it
+    loss.backward()
+    assert not older.requires_grad and older.grad is None
+    assert w.grad is None and b.grad.tolist() == [2.0]
+    fresh = (w * 3.0 * 2.0 + b).sum()   # made after it, all of it
+    fresh.backward()
+    assert w.grad is None and b.grad.tolist() == [2.0]
 
 
 def _grad_of_w(feeds):
